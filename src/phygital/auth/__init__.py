@@ -1,0 +1,1 @@
+"""Who may do what: web users, API tokens, roles and store scope."""

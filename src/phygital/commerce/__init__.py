@@ -1,0 +1,1 @@
+"""Stores, products, stock, orders from every channel, click & collect and promises."""

@@ -1,0 +1,73 @@
+"""Commerce API shapes (contract, section 4)."""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HHMM = re.compile(r"^([01]\d|2[0-4]):[0-5]\d$")
+
+OpeningHours = dict[str, list[tuple[str, str]]]
+
+
+def validate_opening_hours(value: OpeningHours) -> OpeningHours:
+    """Days `mon`…`sun`, each a list of `[open, close]` "HH:MM" shifts in order, not overlapping."""
+    clean: OpeningHours = {}
+    for day, shifts in value.items():
+        if day not in DAYS:
+            raise ValueError(f"unknown day {day!r} (use {', '.join(DAYS)})")
+        previous_end = ""
+        ordered: list[tuple[str, str]] = []
+        for start, end in shifts:
+            for t in (start, end):
+                if not _HHMM.match(t) or (t.startswith("24") and t != "24:00"):
+                    raise ValueError(f"{day}: {t!r} is not a time HH:MM")
+            if start >= end:
+                raise ValueError(f"{day}: a shift must end after it starts ({start}-{end})")
+            if previous_end and start < previous_end:
+                raise ValueError(f"{day}: shifts overlap or are out of order")
+            previous_end = end
+            ordered.append((start, end))
+        clean[day] = ordered
+    return clean
+
+
+class StoreCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    name: str = Field(min_length=1, max_length=200)
+    address: str | None = Field(default=None, max_length=1000)
+    timezone: str = "Europe/Rome"
+    opening_hours: OpeningHours = Field(default_factory=dict)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError("not an IANA time zone (e.g. Europe/Rome)") from None
+        return value
+
+    @field_validator("opening_hours")
+    @classmethod
+    def _hours(cls, value: OpeningHours) -> OpeningHours:
+        return validate_opening_hours(value)
+
+
+class StoreRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    code: str
+    name: str
+    address: str | None
+    timezone: str
+    opening_hours: OpeningHours
+    active: bool
+    created_at: datetime

@@ -1,0 +1,1 @@
+"""Cross-cutting pieces every domain uses: clock, errors, security, pagination, durable jobs."""

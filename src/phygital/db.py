@@ -1,0 +1,152 @@
+"""Database: declarative base, engine and session factories, shared column types and mixins.
+
+SQLite is the embedded default (WAL, foreign keys, busy timeout, secure_delete so erased data does
+not linger in free pages, and `BEGIN IMMEDIATE` so two writers queue instead of failing half-way);
+PostgreSQL is the production database. Everything here is portable between the two.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Engine, MetaData, String, create_engine, event
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+from phygital.core.clock import Clock, SystemClock
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime stored as UTC on both databases (SQLite has no time zones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: domain code must use timezone-aware times")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def new_id() -> str:
+    """A random, URL-safe primary key (UUID4 as 32 hex digits): ids never leak counts."""
+    return uuid.uuid4().hex
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType}
+
+
+class TimestampMixin:
+    """`created_at` / `updated_at`, filled from the session's injected clock on flush."""
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+class IdMixin:
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+
+
+def session_clock(session: Session) -> Clock:
+    """The clock a session was opened with (the system clock unless a test or the demo set one)."""
+    clock = session.info.get("clock")
+    return clock if clock is not None else SystemClock()
+
+
+@event.listens_for(Session, "before_flush")
+def _stamp_times(session: Session, flush_context: Any, instances: Any) -> None:
+    now = session_clock(session).now()
+    for obj in session.new:
+        if isinstance(obj, TimestampMixin):
+            if getattr(obj, "created_at", None) is None:
+                obj.created_at = now
+            if getattr(obj, "updated_at", None) is None:
+                obj.updated_at = now
+    for obj in session.dirty:
+        if isinstance(obj, TimestampMixin) and session.is_modified(obj, include_collections=False):
+            obj.updated_at = now
+
+
+def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    # Let SQLAlchemy (not the sqlite3 module) decide when transactions begin; see _sqlite_begin.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA secure_delete = ON")
+    finally:
+        cursor.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # IMMEDIATE takes the write lock up front: a transaction never fails half-way on a lock
+    # upgrade; other writers wait (busy_timeout) instead.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(database_url: str, *, echo: bool = False) -> Engine:
+    """An engine for the configured database, with the settings each backend needs."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:":
+            Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            echo=echo,
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        )
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def make_session_factory(engine: Engine, clock: Clock | None = None) -> sessionmaker[Session]:
+    """Sessions that carry the injected clock in `session.info["clock"]`."""
+    return sessionmaker(
+        bind=engine, expire_on_commit=False, info={"clock": clock or SystemClock()}
+    )
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A unit of work: commits when the block succeeds, rolls back when it raises."""
+    with factory() as session, session.begin():
+        yield session

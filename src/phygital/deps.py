@@ -1,0 +1,138 @@
+"""Dependencies that make route signatures read like sentences.
+
+`SessionDep` is the request's unit of work: it commits after the route returns and before the
+response is sent, so every acknowledged write is durable; it rolls back when the route raises.
+`ApiPrincipal` (bearer token) and `WebUser` (session cookie) say who is asking; `require(...)`
+adds a minimum role. Store scope travels on the principal (`Principal.visible_store_id`).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Form, Request
+from sqlalchemy.orm import Session
+
+from phygital.auth import service as auth_service
+from phygital.auth.models import Role
+from phygital.auth.service import Principal
+from phygital.config import Settings
+from phygital.core.clock import Clock
+from phygital.core.errors import PermissionDenied, Unauthenticated
+from phygital.core.security import constant_time_equals
+
+CSRF_SESSION_KEY = "csrf"
+USER_SESSION_KEY = "uid"
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    session: Session = request.app.state.session_factory()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def get_clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def api_principal(request: Request, session: SessionDep, clock: ClockDep) -> Principal:
+    secret = _bearer(request)
+    if secret is None:
+        raise Unauthenticated("missing bearer token")
+    principal = auth_service.token_principal(session, clock=clock, secret=secret)
+    request.state.principal = principal
+    return principal
+
+
+ApiPrincipal = Annotated[Principal, Depends(api_principal)]
+
+
+class LoginRequired(Exception):
+    """A page needs a logged-in user; the web layer answers with a redirect to /login."""
+
+
+def optional_web_user(request: Request, session: SessionDep) -> Principal | None:
+    user_id = request.session.get(USER_SESSION_KEY)
+    if not user_id:
+        return None
+    user = auth_service.active_user(session, user_id)
+    if user is None:
+        request.session.pop(USER_SESSION_KEY, None)
+        return None
+    principal = auth_service.user_principal(user)
+    if principal.locale:
+        request.state.locale = principal.locale
+    request.state.principal = principal
+    return principal
+
+
+def web_user(principal: Annotated[Principal | None, Depends(optional_web_user)]) -> Principal:
+    if principal is None:
+        raise LoginRequired()
+    return principal
+
+
+OptionalWebUser = Annotated[Principal | None, Depends(optional_web_user)]
+WebUser = Annotated[Principal, Depends(web_user)]
+
+
+def require(minimum: Role, *, web: bool = False) -> Callable[..., Principal]:
+    """A dependency that admits principals of at least `minimum` role (403 otherwise)."""
+
+    base = web_user if web else api_principal
+
+    def check(principal: Annotated[Principal, Depends(base)]) -> Principal:
+        if not principal.has_role(minimum):
+            raise PermissionDenied(f"this needs the {minimum.value} role")
+        return principal
+
+    return check
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token, created on first use; every form carries it back."""
+    token = request.session.get(CSRF_SESSION_KEY)
+    if not token:
+        token = secrets.token_urlsafe(32)
+        request.session[CSRF_SESSION_KEY] = token
+    return str(token)
+
+
+class CsrfError(Exception):
+    """A form post without the session's CSRF token."""
+
+
+def verify_csrf(request: Request, csrf_token: Annotated[str, Form()] = "") -> None:
+    expected = request.session.get(CSRF_SESSION_KEY)
+    if not expected or not csrf_token or not constant_time_equals(expected, csrf_token):
+        raise CsrfError()
+
+
+CsrfProtected = Depends(verify_csrf)

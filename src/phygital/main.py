@@ -1,0 +1,125 @@
+"""create_app(): the HTTP application with its routers, middleware, templates and worker."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine, text
+from starlette.middleware.sessions import SessionMiddleware
+
+from phygital import __version__
+from phygital.config import Settings
+from phygital.core import app_settings
+from phygital.core.clock import Clock, SystemClock
+from phygital.core.jobs import Worker, WorkerThread
+from phygital.db import make_engine, make_session_factory, transaction
+from phygital.web import errors
+from phygital.web.middleware import LocaleMiddleware
+from phygital.web.templating import make_environment
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+SESSION_COOKIE = "phygital_session"
+
+# Domain modules that register job handlers; importing them is enough.
+JOB_MODULES: tuple[str, ...] = ()
+
+
+def load_job_handlers() -> None:
+    import importlib
+
+    for module in JOB_MODULES:
+        importlib.import_module(module)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    engine: Engine | None = None,
+    run_worker: bool = False,
+) -> FastAPI:
+    """Build the application. The database must already be migrated (`phygital serve` does it)."""
+    clock = clock or SystemClock()
+    engine = engine or make_engine(settings.database_url)
+    session_factory = make_session_factory(engine, clock)
+    load_job_handlers()
+
+    with transaction(session_factory) as session:
+        secret_key = settings.secret_key or app_settings.get_or_create_secret_key(session)
+        company_name = (
+            settings.company_name
+            or app_settings.get_value(session, app_settings.COMPANY_NAME)
+            or "Phygital"
+        )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        thread = None
+        if run_worker:
+            worker = Worker(
+                session_factory,
+                clock=clock,
+                lease=timedelta(seconds=settings.job_lease_seconds),
+            )
+            thread = WorkerThread(worker, settings.worker_poll_seconds)
+            thread.start()
+        try:
+            yield
+        finally:
+            if thread is not None:
+                thread.stop()
+
+    app = FastAPI(
+        title="Phygital",
+        version=__version__,
+        description=(
+            "Omnichannel customer-experience platform: REST API (`/api/v1`, bearer tokens), "
+            "Segment-compatible tracking (`/v1`) and web-shop/WhatsApp webhooks (`/webhooks`)."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.clock = clock
+    app.state.engine = engine
+    app.state.session_factory = session_factory
+    app.state.company_name = company_name
+    app.state.jinja = make_environment()
+
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret_key,
+        session_cookie=SESSION_COOKIE,
+        max_age=settings.session_max_age_days * 24 * 3600,
+        same_site="lax",
+        https_only=settings.session_cookie_secure,
+    )
+    app.add_middleware(LocaleMiddleware)
+    errors.install(app)
+
+    @app.get("/health", tags=["operations"])
+    def health() -> JSONResponse:
+        """`200 {"status": "ok"}` when the database answers, `503` otherwise."""
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            log.warning("health check: database does not answer: %s", exc)
+            return JSONResponse({"status": "unavailable", "detail": "database"}, 503)
+        return JSONResponse({"status": "ok"})
+
+    from phygital.commerce import api as commerce_api
+    from phygital.web import views as web_views
+
+    app.include_router(commerce_api.router)
+    app.include_router(web_views.router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

@@ -1,0 +1,1 @@
+"""The web app's shell: layout, login, language, error pages, template filters."""

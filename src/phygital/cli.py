@@ -89,7 +89,8 @@ def unit_of_work(settings: Settings) -> Iterator[Session]:
 
 def _setup_logging() -> None:
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
 
@@ -131,8 +132,13 @@ def serve(
     run_worker = settings.is_sqlite if worker is None else worker
     application = create_app(settings, engine=engine, run_worker=run_worker)
     _setup_logging()
-    log.info("Phygital %s on http://%s:%d (worker in process: %s)", __version__, host, port,
-             "yes" if run_worker else "no")
+    log.info(
+        "Phygital %s on http://%s:%d (worker in process: %s)",
+        __version__,
+        host,
+        port,
+        "yes" if run_worker else "no",
+    )
     uvicorn.run(application, host=host, port=port, log_level="info", proxy_headers=True)
 
 
@@ -147,8 +153,9 @@ def worker_command(
     _, factory = open_database(settings)
     load_job_handlers()
     _setup_logging()
-    worker = Worker(factory, clock=SystemClock(),
-                    lease=timedelta(seconds=settings.job_lease_seconds))
+    worker = Worker(
+        factory, clock=SystemClock(), lease=timedelta(seconds=settings.job_lease_seconds)
+    )
     if once:
         worker.run_until_idle()
         return
@@ -181,8 +188,9 @@ def demo(
 def token_create(
     name: Annotated[str, typer.Argument(help="What the token is for, e.g. 'shop-sync'.")],
     role: Annotated[RoleChoice, typer.Option(help="admin, manager or seller.")],
-    store: Annotated[str | None, typer.Option(help="Limit the token to one store (its code).")]
-    = None,
+    store: Annotated[
+        str | None, typer.Option(help="Limit the token to one store (its code).")
+    ] = None,
 ) -> None:
     """Create an API token and print it (one line; it is not shown again)."""
     with unit_of_work(get_settings()) as session:
@@ -198,8 +206,9 @@ def user_create(
     role: Annotated[RoleChoice, typer.Option(help="admin, manager or seller.")],
     store: Annotated[str | None, typer.Option(help="The user's store (its code).")] = None,
     name: Annotated[str, typer.Option(help="Display name.")] = "",
-    locale: Annotated[str | None, typer.Option(help="it or en (default: from the browser).")]
-    = None,
+    locale: Annotated[
+        str | None, typer.Option(help="it or en (default: from the browser).")
+    ] = None,
     password_stdin: Annotated[
         bool,
         typer.Option(
@@ -219,12 +228,16 @@ def user_create(
         password = secrets.token_urlsafe(12)
     with unit_of_work(get_settings()) as session:
         auth_service.create_user(
-            session, email=email, role=Role(role.value), name=name, password=password,
-            store_code=store, locale=locale,
+            session,
+            email=email,
+            role=Role(role.value),
+            name=name,
+            password=password,
+            store_code=store,
+            locale=locale,
         )
     if not password_stdin:
         typer.echo(password)
-
 
 
 def _one_line(message: str) -> str:
@@ -264,4 +277,3 @@ def _die(message: str, code: int) -> NoReturn:
     message = message.replace("Value error, ", "")
     sys.stderr.write(f"phygital: error: {_one_line(message)}\n")
     sys.exit(code)
-

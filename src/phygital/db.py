@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, DateTime, Engine, MetaData, String, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
@@ -65,7 +65,10 @@ def new_id() -> str:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSONType,
+    }
 
 
 class TimestampMixin:
@@ -140,9 +143,7 @@ def make_engine(database_url: str, *, echo: bool = False) -> Engine:
 
 def make_session_factory(engine: Engine, clock: Clock | None = None) -> sessionmaker[Session]:
     """Sessions that carry the injected clock in `session.info["clock"]`."""
-    return sessionmaker(
-        bind=engine, expire_on_commit=False, info={"clock": clock or SystemClock()}
-    )
+    return sessionmaker(bind=engine, expire_on_commit=False, info={"clock": clock or SystemClock()})
 
 
 @contextmanager

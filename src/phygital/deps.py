@@ -49,7 +49,8 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the commit happens when the route returns, before the response is sent.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
@@ -108,7 +109,9 @@ def require(minimum: Role, *, web: bool = False) -> Callable[..., Principal]:
 
     base = web_user if web else api_principal
 
-    def check(principal: Annotated[Principal, Depends(base)]) -> Principal:
+    # A default rather than Annotated: the closure's `base` is not visible to FastAPI when it
+    # resolves postponed annotations.
+    def check(principal: Principal = Depends(base)) -> Principal:
         if not principal.has_role(minimum):
             raise PermissionDenied(f"this needs the {minimum.value} role")
         return principal

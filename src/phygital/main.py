@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine, text
@@ -106,10 +106,10 @@ def create_app(
     errors.install(app)
 
     @app.get("/health", tags=["operations"])
-    def health() -> JSONResponse:
+    def health(request: Request) -> JSONResponse:
         """`200 {"status": "ok"}` when the database answers, `503` otherwise."""
         try:
-            with engine.connect() as conn:
+            with request.app.state.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
         except Exception as exc:
             log.warning("health check: database does not answer: %s", exc)

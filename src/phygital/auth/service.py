@@ -183,9 +183,7 @@ def authenticate(
 
 
 def prune_login_attempts(session: Session, *, clock: Clock, older_than: timedelta) -> int:
-    result = session.execute(
-        delete(LoginAttempt).where(LoginAttempt.at < clock.now() - older_than)
-    )
+    result = session.execute(delete(LoginAttempt).where(LoginAttempt.at < clock.now() - older_than))
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 

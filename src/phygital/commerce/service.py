@@ -20,8 +20,9 @@ def create_store(session: Session, *, data: StoreCreate) -> Store:
         name=data.name,
         address=data.address,
         timezone=data.timezone,
-        opening_hours={day: [list(s) for s in shifts] for day, shifts in
-                       data.opening_hours.items()},
+        opening_hours={
+            day: [list(s) for s in shifts] for day, shifts in data.opening_hours.items()
+        },
         active=True,
     )
     session.add(store)

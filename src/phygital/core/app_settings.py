@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from phygital.core.models import AppSetting
 
-SECRET_KEY = "secret_key"
+SECRET_KEY = "secret_key"  # noqa: S105 - the name of the setting, not a secret
 COMPANY_NAME = "company_name"
 
 

@@ -9,9 +9,11 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-_hasher = PasswordHasher()
+# OWASP's argon2id profile (19 MiB, 2 passes, 1 lane): strong, and ~30 ms on a 2-core server,
+# where the library's default (64 MiB, 4 lanes) costs half a second per login.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 
-TOKEN_PREFIX = "phy_"
+TOKEN_PREFIX = "phy_"  # noqa: S105 - a public prefix that marks our tokens
 MIN_PASSWORD_LENGTH = 10
 
 

@@ -91,8 +91,9 @@ def install(app: FastAPI) -> None:
         ]
         if wants_json(request):
             return JSONResponse({"detail": errors}, 422)
-        return error_page(request, 422, "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
-                                                   for e in errors))
+        return error_page(
+            request, 422, "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors)
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from http.cookies import SimpleCookie
+import contextlib
+from http.cookies import CookieError, SimpleCookie
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -19,10 +20,9 @@ class LocaleMiddleware:
             cookie_value = None
             if "cookie" in headers:
                 jar: SimpleCookie = SimpleCookie()
-                try:
+                # A malformed cookie header just means no choice was made.
+                with contextlib.suppress(CookieError):
                     jar.load(headers["cookie"])
-                except Exception:  # noqa: S110 - a malformed cookie header just means no choice
-                    pass
                 if "lang" in jar:
                     cookie_value = jar["lang"].value
             locale = i18n.choose_locale(

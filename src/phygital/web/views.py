@@ -111,7 +111,5 @@ def switch_language(
     if user is not None:
         auth_service.set_locale(session, user_id=user.id, locale=locale)
     response = RedirectResponse(safe_next(next), status_code=303)
-    response.set_cookie(
-        LANG_COOKIE, locale, max_age=365 * 24 * 3600, httponly=True, samesite="lax"
-    )
+    response.set_cookie(LANG_COOKIE, locale, max_age=365 * 24 * 3600, httponly=True, samesite="lax")
     return response

@@ -1,0 +1,105 @@
+"""The database layer: migrations on both databases, SQLite settings, durable acknowledgements."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy.orm import Session
+
+from phygital import migrate
+from phygital.commerce.models import Store
+from phygital.db import Base, make_engine
+from phygital.deps import SessionDep
+from tests import dbs
+
+
+def test_migrations_match_the_models(engine: Engine) -> None:
+    with engine.connect() as conn:
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata
+        )
+    assert diff == []
+
+
+def test_migrations_round_trip(db_kind: str, tmp_path: Path) -> None:
+    url = dbs.new_database_url(db_kind, tmp_path)
+    eng = make_engine(url)
+    try:
+        migrate.upgrade(eng)
+        assert migrate.is_current(eng)
+        migrate.downgrade(eng, "base")
+        with eng.connect() as conn:
+            assert set(inspect(conn).get_table_names()) <= {"alembic_version"}
+        assert not migrate.is_current(eng)
+        migrate.upgrade(eng)
+        with eng.connect() as conn:
+            tables = set(inspect(conn).get_table_names())
+        assert {t.name for t in Base.metadata.sorted_tables} <= tables
+    finally:
+        eng.dispose()
+        dbs.drop_database(url)
+
+
+def test_sqlite_runs_with_wal_foreign_keys_and_secure_delete(tmp_path: Path) -> None:
+    eng = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with eng.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+    eng.dispose()
+
+
+def test_times_are_stored_and_read_back_as_utc(db: Session) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    rome = timezone(timedelta(hours=1))
+    store = Store(
+        code="T",
+        name="T",
+        timezone="Europe/Rome",
+        opening_hours={},
+        created_at=datetime(2026, 1, 5, 10, 0, tzinfo=rome),
+    )
+    db.add(store)
+    db.commit()
+    db.expire_all()
+    loaded = db.scalar(select(Store).where(Store.code == "T"))
+    assert loaded is not None
+    assert loaded.created_at == datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    assert loaded.created_at.utcoffset() == timedelta(0)
+
+
+def test_a_write_is_acknowledged_only_once_committed(
+    app: FastAPI, engine: Engine, db: Session
+) -> None:
+    """If the commit fails, the client gets an error, never a 200 for a lost write."""
+
+    @app.post("/_test/two-stores-same-code")
+    def two_stores(session: SessionDep) -> dict[str, str]:
+        # No flush: the unique violation surfaces only at commit, after the route returned.
+        session.add(Store(code="DUP", name="one", timezone="Europe/Rome", opening_hours={}))
+        session.add(Store(code="DUP", name="two", timezone="Europe/Rome", opening_hours={}))
+        return {"status": "stored"}
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.post("/_test/two-stores-same-code")
+    assert response.status_code == 500
+    assert db.scalar(select(func.count()).select_from(Store)) == 0
+
+
+@pytest.mark.postgres_only
+def test_postgresql_url_without_driver_uses_psycopg(db_url: str) -> None:
+    plain = db_url.replace("postgresql+psycopg://", "postgresql://")
+    eng = make_engine(plain)
+    with eng.connect() as conn:
+        assert conn.execute(text("SELECT 1")).scalar() == 1
+    assert eng.dialect.driver == "psycopg"
+    eng.dispose()

@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from phygital.core.clock import Clock
+from phygital.core.errors import Conflict, NotFound
 from phygital.core.models import Job, JobStatus
 
 log = logging.getLogger(__name__)
@@ -153,7 +154,7 @@ class Worker:
         now = self.clock.now()
         with self.session_factory() as session, session.begin():
             due = (
-                select(Job.id)
+                select(Job.id, Job.status, Job.attempts, Job.max_attempts)
                 .where(
                     or_(
                         and_(Job.status == JobStatus.QUEUED, Job.run_at <= now),
@@ -164,9 +165,21 @@ class Worker:
                 .limit(self.batch_size)
                 .with_for_update(skip_locked=True)
             )
-            ids = list(session.scalars(due))
-            if not ids:
-                return []
+            ids: list[str] = []
+            while not ids:
+                rows = session.execute(due).all()
+                if not rows:
+                    return []
+                # A job whose lease ran out max_attempts times (it kills its worker, or always
+                # outlives its lease) would otherwise be taken again forever.
+                worn_out = [
+                    r.id
+                    for r in rows
+                    if r.status == JobStatus.RUNNING and r.attempts >= r.max_attempts
+                ]
+                if worn_out:
+                    self._bury(session, worn_out, now)
+                ids = [r.id for r in rows if r.id not in worn_out]
             session.execute(
                 update(Job)
                 .where(Job.id.in_(ids))
@@ -184,6 +197,21 @@ class Worker:
                 .order_by(Job.run_at, Job.id)
             ).all()
             return [(r.id, r.name, r.payload, r.attempts) for r in rows]
+
+    def _bury(self, session: Session, ids: list[str], now: datetime) -> None:
+        session.execute(
+            update(Job)
+            .where(Job.id.in_(ids))
+            .values(
+                status=JobStatus.DEAD,
+                finished_at=now,
+                locked_until=None,
+                last_error="lease expired on every attempt: the job crashed its worker "
+                "or ran longer than the lease",
+                updated_at=now,
+            )
+        )
+        log.error("jobs %s dead: lease expired on every attempt", ", ".join(ids))
 
     def run_once(self) -> int:
         """Claim and run one batch; returns how many jobs were run (successfully or not)."""
@@ -244,7 +272,9 @@ class Worker:
                 if finished.rowcount != 1:  # type: ignore[attr-defined]
                     raise _LeaseLost()
         except _LeaseLost:
-            log.warning("job %s: lease lost to another worker; its effects were rolled back", job_id)
+            log.warning(
+                "job %s: lease lost to another worker; its effects were rolled back", job_id
+            )
         except Exception as exc:
             self._fail(job_id, exc)
 
@@ -261,13 +291,20 @@ class Worker:
             if permanent or job.attempts >= job.max_attempts:
                 job.status = JobStatus.DEAD
                 job.finished_at = now
-                log.error("job %s (%s) dead after %d attempts: %s", job_id, job.name,
-                          job.attempts, error)
+                log.error(
+                    "job %s (%s) dead after %d attempts: %s", job_id, job.name, job.attempts, error
+                )
             else:
                 job.status = JobStatus.QUEUED
                 job.run_at = now + backoff(job.attempts)
-                log.warning("job %s (%s) failed (attempt %d), retry at %s: %s", job_id,
-                            job.name, job.attempts, job.run_at.isoformat(), error)
+                log.warning(
+                    "job %s (%s) failed (attempt %d), retry at %s: %s",
+                    job_id,
+                    job.name,
+                    job.attempts,
+                    job.run_at.isoformat(),
+                    error,
+                )
 
 
 class _LeaseLost(Exception):
@@ -278,9 +315,10 @@ def retry_dead(session: Session, *, clock: Clock, job_id: str) -> Job:
     """Put a dead job back in the queue now, with a fresh set of attempts."""
     job = session.get(Job, job_id)
     if job is None:
-        from phygital.core.errors import NotFound
-
         raise NotFound(f"no job {job_id}")
+    if job.status != JobStatus.DEAD:
+        # A done job would run twice; a running one would be taken from its worker.
+        raise Conflict(f"job {job_id} is {job.status}, not dead")
     job.status = JobStatus.QUEUED
     job.run_at = clock.now()
     job.attempts = 0

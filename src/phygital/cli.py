@@ -147,11 +147,11 @@ def worker_command(
     once: Annotated[bool, typer.Option(help="Run the jobs due now, then exit.")] = False,
 ) -> None:
     """Run the background worker (for PostgreSQL deployments with several processes)."""
-    from phygital.main import load_job_handlers
+    from phygital.main import load_hooks
 
     settings = get_settings()
     _, factory = open_database(settings)
-    load_job_handlers()
+    load_hooks()
     _setup_logging()
     worker = Worker(
         factory, clock=SystemClock(), lease=timedelta(seconds=settings.job_lease_seconds)

@@ -29,14 +29,18 @@ log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 SESSION_COOKIE = "phygital_session"
 
-# Domain modules that register job handlers; importing them is enough.
-JOB_MODULES: tuple[str, ...] = ()
+# Domain modules that register job handlers, timeline providers and privacy holders.
+HOOK_MODULES: tuple[str, ...] = (
+    "phygital.tracking.hooks",
+    "phygital.privacy.hooks",
+    "phygital.identity.hooks",
+)
 
 
-def load_job_handlers() -> None:
+def load_hooks() -> None:
     import importlib
 
-    for module in JOB_MODULES:
+    for module in HOOK_MODULES:
         importlib.import_module(module)
 
 
@@ -51,7 +55,7 @@ def create_app(
     clock = clock or SystemClock()
     engine = engine or make_engine(settings.database_url)
     session_factory = make_session_factory(engine, clock)
-    load_job_handlers()
+    load_hooks()
 
     with transaction(session_factory) as session:
         secret_key = settings.secret_key or app_settings.get_or_create_secret_key(session)
@@ -117,9 +121,15 @@ def create_app(
         return JSONResponse({"status": "ok"})
 
     from phygital.commerce import api as commerce_api
+    from phygital.identity import api as identity_api
+    from phygital.tracking import api as tracking_api
+    from phygital.tracking import sources_api
     from phygital.web import views as web_views
 
     app.include_router(commerce_api.router)
+    app.include_router(identity_api.router)
+    app.include_router(sources_api.router)
+    app.include_router(tracking_api.router)
     app.include_router(web_views.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -6,4 +6,7 @@ from __future__ import annotations
 def load_all() -> None:
     import phygital.auth.models
     import phygital.commerce.models
-    import phygital.core.models  # noqa: F401
+    import phygital.core.models
+    import phygital.identity.models
+    import phygital.privacy.models
+    import phygital.tracking.models  # noqa: F401

@@ -1,0 +1,1 @@
+"""One customer from every touchpoint: profiles, identifiers, resolution, merge and unmerge."""

@@ -1,0 +1,171 @@
+"""Identifiers: what they are, how they are normalised, which values are never identifiers.
+
+Pure functions, no database: the resolution engine and every entry point (tracking, orders,
+imports, webhooks) use the same rules.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+USER_ID = "user_id"
+ANONYMOUS_ID = "anonymous_id"
+EMAIL = "email"
+PHONE = "phone"
+LOYALTY_CARD = "loyalty_card"
+
+BUILTIN_KINDS = (USER_ID, ANONYMOUS_ID, EMAIL, PHONE, LOYALTY_CARD)
+# Strong kinds name one person; a device (anonymous_id) is weak evidence.
+STRONG_KINDS = frozenset({USER_ID, EMAIL, PHONE, LOYALTY_CARD})
+
+_EXTERNAL_KIND = re.compile(r"^[a-z][a-z0-9_.-]{0,39}$")
+
+# Values that systems send when they have nothing: never identifiers.
+PLACEHOLDERS = frozenset(
+    {
+        "",
+        "null",
+        "none",
+        "nil",
+        "undefined",
+        "nan",
+        "anonymous",
+        "anon",
+        "guest",
+        "unknown",
+        "n/a",
+        "na",
+        "test",
+        "user",
+        "customer",
+        "default",
+        "[object object]",
+        "false",
+        "true",
+        "0",
+        "-1",
+        "none@none.com",
+        "noemail@noemail.com",
+        "no@email.com",
+        "test@test.com",
+        "email@email.com",
+        "example@example.com",
+        "user@example.com",
+    }
+)
+# All zeros, dashes, dots, stars…: masked or empty fields. Repeated digits like "11" are real ids.
+_FILLER = re.compile(r"^[0\-_.\s*#]+$")
+
+
+class IdentifierError(ValueError):
+    """A value that cannot be an identifier of its kind (with the reason)."""
+
+
+@dataclass(frozen=True, order=True)
+class Ident:
+    """A normalised identifier: `kind` is a built-in kind or an external namespace."""
+
+    kind: str
+    value: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.value}"
+
+    @property
+    def strong(self) -> bool:
+        return self.kind != ANONYMOUS_ID
+
+    def as_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "value": self.value}
+
+
+def priority(kind: str) -> int:
+    """Lower is more important: user_id, loyalty_card, email, phone, external ids, anonymous_id."""
+    return {USER_ID: 0, LOYALTY_CARD: 1, EMAIL: 2, PHONE: 3, ANONYMOUS_ID: 5}.get(kind, 4)
+
+
+def is_placeholder(value: str) -> bool:
+    v = value.strip().lower()
+    return v in PLACEHOLDERS or bool(_FILLER.match(v))
+
+
+def normalise_kind(kind: str) -> str:
+    k = kind.strip().lower()
+    if k in BUILTIN_KINDS or _EXTERNAL_KIND.match(k):
+        return k
+    raise IdentifierError(f"unknown identifier kind {kind!r}")
+
+
+def normalise_email(value: str) -> str:
+    try:
+        return validate_email(value.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise IdentifierError(f"not an e-mail address: {exc}") from None
+
+
+def normalise_phone(value: str, region: str) -> str:
+    try:
+        number = phonenumbers.parse(value.strip(), region)
+    except phonenumbers.NumberParseException as exc:
+        raise IdentifierError(f"not a phone number: {exc}") from None
+    if not phonenumbers.is_possible_number(number):
+        raise IdentifierError("not a possible phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise(kind: str, value: object, *, region: str) -> Ident:
+    """Normalise one identifier or raise `IdentifierError` (placeholders included)."""
+    if value is None or isinstance(value, bool | dict | list):
+        raise IdentifierError("no value")
+    text = str(value).strip()
+    if isinstance(value, float) and value.is_integer():
+        text = str(int(value))
+    if is_placeholder(text):
+        raise IdentifierError(f"placeholder value {text!r}")
+    if len(text) > 255:
+        raise IdentifierError("longer than 255 characters")
+    k = normalise_kind(kind)
+    if k == EMAIL:
+        text = normalise_email(text)
+        if is_placeholder(text):
+            raise IdentifierError(f"placeholder value {text!r}")
+    elif k == PHONE:
+        text = normalise_phone(text, region)
+    elif k == LOYALTY_CARD:
+        text = text.upper().replace(" ", "")
+    return Ident(k, text)
+
+
+def parse_ref(ref: str, *, region: str) -> Ident:
+    """`kind:value` as written in queries (`loyalty_card:LC-1`, `shopify:12345`)."""
+    kind, sep, value = ref.partition(":")
+    if not sep or not kind or not value:
+        raise IdentifierError("expected kind:value")
+    return normalise(kind, value, region=region)
+
+
+def collect(
+    pairs: list[tuple[str, object]], *, region: str, lenient: bool = True
+) -> tuple[list[Ident], list[str]]:
+    """Normalise many (kind, value) pairs; returns identifiers (deduplicated, by priority) and
+    the reasons for the values set aside. With `lenient`, bad values are skipped, not fatal."""
+    found: dict[str, Ident] = {}
+    problems: list[str] = []
+    for kind, value in pairs:
+        if value is None:
+            continue
+        try:
+            ident = normalise(kind, value, region=region)
+        except IdentifierError as exc:
+            if not lenient:
+                raise
+            problems.append(f"{kind}: {exc}")
+            continue
+        found.setdefault(ident.key, ident)
+    ordered = sorted(found.values(), key=lambda i: (priority(i.kind), i.kind, i.value))
+    return ordered, problems

@@ -1,0 +1,1 @@
+"""Trust: consent, export and erasure on request, audit."""

@@ -1,0 +1,1 @@
+"""Segment-compatible ingestion, sources and write keys, the event store."""

@@ -1,0 +1,131 @@
+"""The Segment-compatible tracking API: /v1/batch, /v1/identify, /v1/track, /v1/page, /v1/screen,
+/v1/group, /v1/alias. `200 {"success": true}` only once every message is committed."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import zlib
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from phygital.core.errors import DomainError
+from phygital.db import transaction
+from phygital.tracking import service
+from phygital.tracking.messages import MAX_REQUEST_BYTES, MessageError, parse_body
+
+router = APIRouter(prefix="/v1", tags=["tracking"])
+
+_DESCRIPTION = (
+    "Segment-compatible. Authenticate with HTTP Basic (the source's write key as user name, "
+    'empty password) or a `writeKey` field in the body. Answers `200 {"success": true}` once '
+    "every message is durably stored; `400` with a `detail` naming the message and field when any "
+    "message is invalid (nothing of the request is stored); `401` for an unknown write key; `413` "
+    "for a request over 500 KB or a message over 32 KB. `Content-Encoding: gzip` is accepted; "
+    "a repeated `messageId` from the same source is stored once."
+)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_REQUEST_BYTES:
+        raise _TooLarge()
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_REQUEST_BYTES:
+            raise _TooLarge()
+        chunks.append(chunk)
+    data = b"".join(chunks)
+    if request.headers.get("content-encoding", "").lower() == "gzip":
+        try:
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            data = inflater.decompress(data, MAX_REQUEST_BYTES + 1)
+        except zlib.error as exc:
+            raise MessageError("body", f"not valid gzip: {exc}") from None
+        if len(data) > MAX_REQUEST_BYTES or inflater.unconsumed_tail:
+            raise _TooLarge()
+    return data
+
+
+def _basic_write_key(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic" or not value:
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return ""
+    return decoded.partition(":")[0]
+
+
+def _ingest(request: Request, write_key: str | None, body: Any, endpoint: str | None) -> None:
+    state = request.app.state
+    with transaction(state.session_factory) as session:
+        source = service.source_for_key(session, write_key)
+        messages = parse_body(
+            body,
+            endpoint_type=endpoint,
+            received_at=state.clock.now(),
+            region=state.settings.default_region,
+        )
+        service.ingest(session, clock=state.clock, source=source, messages=messages)
+
+
+async def _handle(request: Request, endpoint: str | None) -> JSONResponse:
+    try:
+        raw = await _read_body(request)
+        try:
+            body = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise MessageError("body", f"not valid JSON: {exc}") from None
+        write_key = _basic_write_key(request)
+        if write_key is None and isinstance(body, dict) and isinstance(body.get("writeKey"), str):
+            write_key = body["writeKey"]
+        await run_in_threadpool(_ingest, request, write_key, body, endpoint)
+    except _TooLarge:
+        return JSONResponse({"detail": "request larger than 500 KB"}, 413)
+    except MessageError as exc:
+        return JSONResponse({"detail": str(exc)}, exc.status)
+    except DomainError as exc:
+        headers = {"WWW-Authenticate": 'Basic realm="tracking"'} if exc.status_code == 401 else None
+        return JSONResponse({"detail": exc.message}, exc.status_code, headers=headers)
+    return JSONResponse({"success": True})
+
+
+def _route(path: str, endpoint: str | None, summary: str) -> None:
+    async def handler(request: Request) -> JSONResponse:
+        return await _handle(request, endpoint)
+
+    handler.__name__ = f"tracking_{path}"
+    router.add_api_route(
+        f"/{path}",
+        handler,
+        methods=["POST"],
+        summary=summary,
+        description=_DESCRIPTION,
+        responses={
+            400: {"description": "invalid message"},
+            401: {"description": "bad key"},
+            413: {"description": "too large"},
+        },
+    )
+
+
+_route("batch", None, "Several messages of any type")
+_route("identify", "identify", "Who the person is, with traits")
+_route("track", "track", "Something the person did")
+_route("page", "page", "A web page viewed")
+_route("screen", "screen", "An app screen viewed")
+_route("group", "group", "The company or household the person belongs to")
+_route("alias", "alias", "Join a previous id to a user id")

@@ -1,0 +1,255 @@
+"""Parsing and validating Segment-spec messages (pure: no database).
+
+A request is validated whole before anything is stored: the first problem is reported with the
+message index and the field, e.g. `batch[3].event: required for track calls`.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from phygital.core.errors import Invalid
+from phygital.identity import identifiers as ids
+from phygital.identity.identifiers import Ident
+from phygital.privacy.consent import ConsentStatement, parse_context_consent
+from phygital.tracking.models import Channel
+
+TYPES = ("identify", "track", "page", "screen", "group", "alias")
+MAX_REQUEST_BYTES = 500 * 1024
+MAX_MESSAGE_BYTES = 32 * 1024
+TRAIT_IDENTIFIERS = {
+    "email": ids.EMAIL,
+    "phone": ids.PHONE,
+    "loyalty_card": ids.LOYALTY_CARD,
+    "loyaltyCard": ids.LOYALTY_CARD,
+}
+
+
+class MessageError(Exception):
+    """A message that cannot be accepted; `where` names the message and the field."""
+
+    def __init__(self, where: str, reason: str, status: int = 400) -> None:
+        super().__init__(f"{where}: {reason}")
+        self.where = where
+        self.reason = reason
+        self.status = status
+
+
+@dataclass
+class Message:
+    """A validated message, ready for resolution and storage."""
+
+    type: str
+    message_id: str
+    user_id: str | None
+    anonymous_id: str | None
+    previous_id: str | None
+    name: str | None
+    properties: dict[str, Any]
+    traits: dict[str, Any]
+    context: dict[str, Any]
+    event_at: datetime
+    channel: str | None
+    sku: str | None
+    identifiers: list[Ident] = field(default_factory=list)
+    consent: list[ConsentStatement] = field(default_factory=list)
+
+
+def _id_text(value: Any, where: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise MessageError(where, "must be a string")
+    text = str(value).strip()
+    if len(text) > 255:
+        raise MessageError(where, "longer than 255 characters")
+    return text or None
+
+
+def _obj(value: Any, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise MessageError(where, "must be an object")
+    return value
+
+
+def parse_time(value: Any, where: str) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise MessageError(where, "must be an ISO 8601 time")
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise MessageError(where, f"not an ISO 8601 time: {value!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def event_time(
+    raw: dict[str, Any], where: str, *, received_at: datetime, sent_at: datetime | None
+) -> datetime:
+    """Segment's rule: the timestamp if given, else corrected for the sender's clock skew."""
+    timestamp = parse_time(raw.get("timestamp"), f"{where}.timestamp")
+    if timestamp is not None:
+        return timestamp
+    original = parse_time(raw.get("originalTimestamp"), f"{where}.originalTimestamp")
+    sent = parse_time(raw.get("sentAt"), f"{where}.sentAt") or sent_at
+    if original is not None and sent is not None:
+        return received_at - (sent - original)
+    return original or received_at
+
+
+def _sku(properties: dict[str, Any]) -> str | None:
+    for key in ("sku", "product_id", "productId"):
+        value = properties.get(key)
+        if isinstance(value, str | int) and not isinstance(value, bool) and str(value).strip():
+            return str(value).strip()[:100]
+    return None
+
+
+def parse_message(
+    raw: Any,
+    where: str,
+    *,
+    endpoint_type: str | None,
+    received_at: datetime,
+    sent_at: datetime | None,
+    defaults: dict[str, Any],
+    region: str,
+) -> Message:
+    if not isinstance(raw, dict):
+        raise MessageError(where, "must be an object")
+    if len(json.dumps(raw, separators=(",", ":"), default=str)) > MAX_MESSAGE_BYTES:
+        raise MessageError(where, "message larger than 32 KB", status=413)
+    kind = endpoint_type or raw.get("type")
+    if kind not in TYPES:
+        raise MessageError(f"{where}.type", f"must be one of {', '.join(TYPES)}")
+    user_id = _id_text(raw.get("userId"), f"{where}.userId")
+    anonymous_id = _id_text(raw.get("anonymousId"), f"{where}.anonymousId")
+    usable_user = user_id if user_id and not ids.is_placeholder(user_id) else None
+    usable_anon = anonymous_id if anonymous_id and not ids.is_placeholder(anonymous_id) else None
+    if not usable_user and not usable_anon:
+        field_name = "userId" if user_id else "anonymousId"
+        reason = (
+            "a placeholder is not an identifier"
+            if (user_id or anonymous_id)
+            else "userId or anonymousId is required"
+        )
+        raise MessageError(f"{where}.{field_name}", reason)
+    previous_id = None
+    if kind == "alias":
+        previous_id = _id_text(raw.get("previousId"), f"{where}.previousId")
+        if not previous_id or ids.is_placeholder(previous_id):
+            raise MessageError(f"{where}.previousId", "required for alias calls")
+        if not usable_user:
+            raise MessageError(f"{where}.userId", "required for alias calls")
+    name = raw.get("event") if kind == "track" else raw.get("name")
+    if kind == "track" and (not isinstance(name, str) or not name.strip()):
+        raise MessageError(f"{where}.event", "required for track calls")
+    if name is not None and not isinstance(name, str):
+        raise MessageError(f"{where}.name", "must be a string")
+    if kind == "group" and _id_text(raw.get("groupId"), f"{where}.groupId") is None:
+        raise MessageError(f"{where}.groupId", "required for group calls")
+    properties = _obj(raw.get("properties"), f"{where}.properties")
+    traits = _obj(raw.get("traits"), f"{where}.traits")
+    context = {
+        **_obj(defaults.get("context"), "context"),
+        **_obj(raw.get("context"), f"{where}.context"),
+    }
+    context_traits = _obj(context.get("traits"), f"{where}.context.traits")
+    channel = context.get("channel")
+    if channel is not None:
+        try:
+            channel = Channel(channel).value
+        except ValueError:
+            allowed = ", ".join(c.value for c in Channel)
+            raise MessageError(
+                f"{where}.context.channel", f"unknown channel {channel!r} (allowed: {allowed})"
+            ) from None
+    message_id = _id_text(raw.get("messageId"), f"{where}.messageId") or uuid.uuid4().hex
+    if len(message_id) > 100:
+        raise MessageError(f"{where}.messageId", "longer than 100 characters")
+    at = event_time(raw, where, received_at=received_at, sent_at=sent_at)
+    if at > received_at + timedelta(days=1):
+        at = received_at  # a sender's clock far in the future: trust our own
+
+    person_traits = {**context_traits, **traits} if kind == "identify" else context_traits
+    pairs: list[tuple[str, object]] = [(ids.USER_ID, usable_user), (ids.ANONYMOUS_ID, usable_anon)]
+    for trait, kind_name in TRAIT_IDENTIFIERS.items():
+        if trait in person_traits:
+            pairs.append((kind_name, person_traits[trait]))
+    for ext in context.get("externalIds") or []:
+        if isinstance(ext, dict) and ext.get("type") and ext.get("id") is not None:
+            pairs.append((str(ext["type"]).lower(), ext["id"]))
+    identifiers, _problems = ids.collect(pairs, region=region)
+    consent: list[ConsentStatement] = []
+    if context.get("consent") is not None:
+        try:
+            consent = parse_context_consent(context["consent"], at=at, source="tracking")
+        except Invalid as exc:
+            raise MessageError(f"{where}.{exc.field or 'context.consent'}", exc.message) from None
+    return Message(
+        type=kind,
+        message_id=message_id,
+        user_id=usable_user,
+        anonymous_id=usable_anon,
+        previous_id=previous_id,
+        name=name.strip()[:200] if isinstance(name, str) and name.strip() else None,
+        properties=properties,
+        traits=person_traits,
+        context=context,
+        event_at=at,
+        channel=channel,
+        sku=_sku(properties) if kind in ("track", "page", "screen") else None,
+        identifiers=identifiers,
+        consent=consent,
+    )
+
+
+def parse_body(
+    body: Any, *, endpoint_type: str | None, received_at: datetime, region: str
+) -> list[Message]:
+    """All messages of a request, or the first `MessageError`."""
+    if not isinstance(body, dict):
+        raise MessageError("body", "must be a JSON object")
+    sent_at = parse_time(body.get("sentAt"), "sentAt")
+    if endpoint_type is None:
+        batch = body.get("batch")
+        if not isinstance(batch, list):
+            raise MessageError("batch", "must be a list of messages")
+        if not batch:
+            raise MessageError("batch", "is empty")
+        defaults = {"context": body.get("context")}
+        return [
+            parse_message(
+                raw,
+                f"batch[{i}]",
+                endpoint_type=None,
+                received_at=received_at,
+                sent_at=sent_at,
+                defaults=defaults,
+                region=region,
+            )
+            for i, raw in enumerate(batch)
+        ]
+    return [
+        parse_message(
+            body,
+            "body",
+            endpoint_type=endpoint_type,
+            received_at=received_at,
+            sent_at=None,
+            defaults={},
+            region=region,
+        )
+    ]

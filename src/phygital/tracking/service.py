@@ -1,0 +1,171 @@
+"""Sources and ingestion of tracking events."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from phygital.core.clock import Clock
+from phygital.core.errors import Conflict, Invalid, NotFound, Unauthenticated
+from phygital.identity import identifiers as ids
+from phygital.identity.identifiers import Ident
+from phygital.identity.models import Identifier
+from phygital.identity.resolution import Observation, resolve_many
+from phygital.privacy import consent
+from phygital.tracking.messages import Message
+from phygital.tracking.models import SOURCE_CHANNELS, Channel, Event, Source
+
+
+def new_write_key() -> str:
+    return "wk_" + secrets.token_urlsafe(24)
+
+
+def create_source(session: Session, *, name: str, channel: Channel) -> Source:
+    """A new origin of events; its write key goes into the site, app or till."""
+    name = name.strip()
+    if not name:
+        raise Invalid("a source needs a name", field="name")
+    if channel not in SOURCE_CHANNELS:
+        allowed = ", ".join(c.value for c in SOURCE_CHANNELS)
+        raise Invalid(f"a source's channel is one of {allowed}", field="channel")
+    if session.scalar(select(Source.id).where(Source.name == name)) is not None:
+        raise Conflict(f"a source named {name!r} already exists", field="name")
+    source = Source(name=name, channel=channel, write_key=new_write_key(), events_count=0)
+    session.add(source)
+    session.flush()
+    return source
+
+
+def list_sources(session: Session) -> list[Source]:
+    return list(session.scalars(select(Source).order_by(Source.name)))
+
+
+def get_source(session: Session, source_id: str) -> Source:
+    source = session.get(Source, source_id)
+    if source is None:
+        raise NotFound(f"no source {source_id}")
+    return source
+
+
+def rotate_key(session: Session, *, source_id: str) -> Source:
+    """A new write key; the old one stops working at once."""
+    source = get_source(session, source_id)
+    source.write_key = new_write_key()
+    return source
+
+
+def set_enabled(session: Session, *, clock: Clock, source_id: str, enabled: bool) -> Source:
+    source = get_source(session, source_id)
+    source.disabled_at = None if enabled else (source.disabled_at or clock.now())
+    return source
+
+
+def source_for_key(session: Session, write_key: str | None) -> Source:
+    if not write_key:
+        raise Unauthenticated("missing write key")
+    source = session.scalar(select(Source).where(Source.write_key == write_key))
+    if source is None or source.disabled_at is not None:
+        raise Unauthenticated("unknown or disabled write key")
+    return source
+
+
+def ingest(
+    session: Session,
+    *,
+    clock: Clock,
+    source: Source,
+    messages: list[Message],
+    limits: dict[str, int] | None = None,
+) -> int:
+    """Store validated messages: resolve their people, store the events, update the source.
+    Messages already stored for this source (same messageId) are skipped. Returns how many
+    were new."""
+    seen = set(
+        session.scalars(
+            select(Event.message_id).where(
+                Event.source_id == source.id,
+                Event.message_id.in_({m.message_id for m in messages}),
+            )
+        )
+    )
+    fresh: list[Message] = []
+    for message in messages:
+        if message.message_id in seen:
+            continue
+        seen.add(message.message_id)
+        fresh.append(message)
+    if not fresh:
+        return 0
+
+    previous_as_user = _known_user_ids(session, [m.previous_id for m in fresh if m.previous_id])
+    observations = []
+    for m in fresh:
+        idents = list(m.identifiers)
+        if m.previous_id:
+            kind = ids.USER_ID if m.previous_id in previous_as_user else ids.ANONYMOUS_ID
+            idents.append(Ident(kind, m.previous_id))
+        observations.append(
+            Observation(
+                identifiers=idents,
+                at=m.event_at,
+                traits=_profile_traits(m.traits),
+                channel=m.channel or source.channel,
+                cause="alias" if m.type == "alias" else "event",
+                ref=m.message_id,
+            )
+        )
+    resolutions = resolve_many(session, clock=clock, observations=observations, limits=limits)
+    now = clock.now()
+    rows: list[dict[str, Any]] = []
+    for m, resolution in zip(fresh, resolutions, strict=True):
+        assert resolution is not None  # every message has a usable id (validated)
+        rows.append(
+            {
+                "source_id": source.id,
+                "message_id": m.message_id,
+                "profile_id": resolution.profile_id,
+                "type": m.type,
+                "name": m.name,
+                "channel": m.channel or source.channel,
+                "sku": m.sku,
+                "properties": m.properties,
+                "traits": m.traits,
+                "context": m.context,
+                "event_at": m.event_at,
+                "received_at": now,
+            }
+        )
+        if m.consent:
+            statements = [replace(s, source=f"tracking:{source.name}") for s in m.consent]
+            consent.record(
+                session, clock=clock, profile_id=resolution.profile_id, statements=statements
+            )
+    session.execute(insert(Event), rows)
+    session.execute(
+        update(Source)
+        .where(Source.id == source.id)
+        .values(events_count=Source.events_count + len(rows), last_event_at=now)
+    )
+    return len(rows)
+
+
+def _known_user_ids(session: Session, values: list[str]) -> set[str]:
+    if not values:
+        return set()
+    keys = [f"{ids.USER_ID}:{v}" for v in values]
+    return {
+        k.split(":", 1)[1]
+        for k in session.scalars(select(Identifier.key).where(Identifier.key.in_(keys)))
+    }
+
+
+# Traits that are identifiers or bookkeeping are not copied into the profile's traits.
+_NOT_TRAITS = {"id", "userId", "anonymousId"}
+
+
+def _profile_traits(traits: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in traits.items() if k not in _NOT_TRAITS}

@@ -122,14 +122,20 @@ def create_app(
 
     from phygital.commerce import api as commerce_api
     from phygital.identity import api as identity_api
+    from phygital.identity import views as identity_views
     from phygital.tracking import api as tracking_api
+    from phygital.tracking import snippet as tracking_snippet
     from phygital.tracking import sources_api
+    from phygital.tracking import views as tracking_views
     from phygital.web import views as web_views
 
     app.include_router(commerce_api.router)
     app.include_router(identity_api.router)
     app.include_router(sources_api.router)
     app.include_router(tracking_api.router)
+    app.include_router(tracking_snippet.router)
+    app.include_router(identity_views.router)
+    app.include_router(tracking_views.router)
     app.include_router(web_views.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -19,6 +19,7 @@ from phygital.config import Settings
 from phygital.core import app_settings
 from phygital.core.clock import Clock, SystemClock
 from phygital.core.jobs import Worker, WorkerThread
+from phygital.core.schemas import API_ERRORS
 from phygital.db import make_engine, make_session_factory, transaction
 from phygital.web import errors
 from phygital.web.middleware import LocaleMiddleware
@@ -129,9 +130,12 @@ def create_app(
     from phygital.tracking import views as tracking_views
     from phygital.web import views as web_views
 
-    app.include_router(commerce_api.router)
-    app.include_router(identity_api.router)
-    app.include_router(sources_api.router)
+    app.add_middleware(tracking_snippet.TrackingCorsMiddleware)
+
+    # Every /api route can answer the contract's error codes; the schema says so.
+    app.include_router(commerce_api.router, responses=API_ERRORS)
+    app.include_router(identity_api.router, responses=API_ERRORS)
+    app.include_router(sources_api.router, responses=API_ERRORS)
     app.include_router(tracking_api.router)
     app.include_router(tracking_snippet.router)
     app.include_router(identity_views.router)

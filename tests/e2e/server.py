@@ -44,6 +44,8 @@ class LiveServer:
     owner_email: str
     owner_name: str
     password: str
+    database_url: str = ""
+    workdir: Path | None = None  # the scratch directory the server runs in (no stray `.env`)
 
 
 def phygital_command() -> list[str]:
@@ -99,7 +101,14 @@ def running_server(database_url: str, workdir: Path) -> Iterator[LiveServer]:
         )
     try:
         _wait_until_healthy(url, process, log_path)
-        yield LiveServer(url=url, owner_email=OWNER_EMAIL, owner_name=OWNER_NAME, password=password)
+        yield LiveServer(
+            url=url,
+            owner_email=OWNER_EMAIL,
+            owner_name=OWNER_NAME,
+            password=password,
+            database_url=database_url,
+            workdir=workdir,
+        )
     finally:
         process.terminate()
         try:
@@ -107,6 +116,26 @@ def running_server(database_url: str, workdir: Path) -> Iterator[LiveServer]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def run_cli(server: LiveServer, *args: str) -> str:
+    """Run `phygital ARGS` against the server's database, as its operator would; its output."""
+    done = subprocess.run(
+        [*phygital_command(), *args],
+        env=server_env(server.database_url),
+        cwd=server.workdir,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"`phygital {' '.join(args)}` failed: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def create_token(server: LiveServer, name: str, role: str = "admin") -> str:
+    """A REST API token for the tests, made with `phygital token create`."""
+    return run_cli(server, "token", "create", name, "--role", role).splitlines()[-1]
 
 
 def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:

@@ -5,13 +5,36 @@ from __future__ import annotations
 import re
 import zoneinfo
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HHMM = re.compile(r"^([01]\d|2[0-4]):[0-5]\d$")
 
+Time = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")]
+# A shift is ["09:00", "13:00"]: opening and closing time, local to the store.
+Shift = Annotated[list[Time], Field(min_length=2, max_length=2)]
 OpeningHours = dict[str, list[tuple[str, str]]]
+
+
+class WeeklyHours(BaseModel):
+    """`{"mon": [["09:00", "13:00"], ["15:30", "19:30"]], …}`; a missing day is closed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mon: list[Shift] = Field(default_factory=list)
+    tue: list[Shift] = Field(default_factory=list)
+    wed: list[Shift] = Field(default_factory=list)
+    thu: list[Shift] = Field(default_factory=list)
+    fri: list[Shift] = Field(default_factory=list)
+    sat: list[Shift] = Field(default_factory=list)
+    sun: list[Shift] = Field(default_factory=list)
+
+    def as_dict(self) -> OpeningHours:
+        return {
+            day: [(s[0], s[1]) for s in getattr(self, day)] for day in DAYS if getattr(self, day)
+        }
 
 
 def validate_opening_hours(value: OpeningHours) -> OpeningHours:
@@ -43,7 +66,7 @@ class StoreCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     address: str | None = Field(default=None, max_length=1000)
     timezone: str = "Europe/Rome"
-    opening_hours: OpeningHours = Field(default_factory=dict)
+    opening_hours: WeeklyHours = Field(default_factory=WeeklyHours)
 
     @field_validator("timezone")
     @classmethod
@@ -56,8 +79,9 @@ class StoreCreate(BaseModel):
 
     @field_validator("opening_hours")
     @classmethod
-    def _hours(cls, value: OpeningHours) -> OpeningHours:
-        return validate_opening_hours(value)
+    def _hours(cls, value: WeeklyHours) -> WeeklyHours:
+        validate_opening_hours(value.as_dict())
+        return value
 
 
 class StoreRead(BaseModel):
@@ -68,6 +92,6 @@ class StoreRead(BaseModel):
     name: str
     address: str | None
     timezone: str
-    opening_hours: OpeningHours
+    opening_hours: WeeklyHours
     active: bool
     created_at: datetime

@@ -21,7 +21,7 @@ def create_store(session: Session, *, data: StoreCreate) -> Store:
         address=data.address,
         timezone=data.timezone,
         opening_hours={
-            day: [list(s) for s in shifts] for day, shifts in data.opening_hours.items()
+            day: [list(s) for s in shifts] for day, shifts in data.opening_hours.as_dict().items()
         },
         active=True,
     )

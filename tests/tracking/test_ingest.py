@@ -815,3 +815,10 @@ def test_app_source_events_are_app_events(
     body = {"anonymousId": ANON, "name": "Checkout"}
     assert send(client, "/v1/screen", body, key="wk_test_app").status_code == 200
     assert [e.channel for e in stored.events()] == ["app"]
+
+
+def test_unknown_tracking_path_answers_with_the_code_sdks_read(client) -> None:  # type: ignore[no-untyped-def]
+    response = client.post("/v1/nothing-here", json={})
+    assert response.status_code in (404, 405)
+    body = response.json()
+    assert body["code"] and body["message"] and body["detail"]

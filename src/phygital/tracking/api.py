@@ -16,7 +16,12 @@ from starlette.concurrency import run_in_threadpool
 from phygital.core.errors import DomainError
 from phygital.db import transaction
 from phygital.tracking import service
-from phygital.tracking.messages import MAX_REQUEST_BYTES, MessageError, parse_body
+from phygital.tracking.messages import (
+    MAX_REQUEST_BYTES,
+    MessageError,
+    needs_cleaning,
+    parse_body,
+)
 
 router = APIRouter(prefix="/v1", tags=["tracking"])
 
@@ -70,7 +75,9 @@ def _basic_write_key(request: Request) -> str | None:
     return decoded.partition(":")[0]
 
 
-def _ingest(request: Request, write_key: str | None, body: Any, endpoint: str | None) -> None:
+def _ingest(
+    request: Request, write_key: str | None, body: Any, endpoint: str | None, raw: bytes
+) -> None:
     state = request.app.state
     with transaction(state.session_factory) as session:
         source = service.source_for_key(session, write_key)
@@ -79,6 +86,8 @@ def _ingest(request: Request, write_key: str | None, body: Any, endpoint: str | 
             endpoint_type=endpoint,
             received_at=state.clock.now(),
             region=state.settings.default_region,
+            body_bytes=len(raw),
+            clean=needs_cleaning(raw),
         )
         service.ingest(session, clock=state.clock, source=source, messages=messages)
 
@@ -95,7 +104,7 @@ async def _handle(request: Request, endpoint: str | None) -> JSONResponse:
         write_key = _basic_write_key(request)
         if write_key is None and isinstance(body, dict) and isinstance(body.get("writeKey"), str):
             write_key = body["writeKey"]
-        await run_in_threadpool(_ingest, request, write_key, body, endpoint)
+        await run_in_threadpool(_ingest, request, write_key, body, endpoint, raw)
     except _TooLarge:
         return _error(413, "request larger than 500 KB")
     except MessageError as exc:

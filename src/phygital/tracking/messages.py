@@ -90,6 +90,31 @@ def storable(value: Any, where: str = "body", depth: int = 0) -> Any:
     return value
 
 
+# What in a request's raw bytes can make `storable` change anything: the escapes of NUL and of
+# surrogates, NaN and infinities, and exponents large enough to overflow a float.
+_NEEDS_CLEANING = re.compile(rb"\\u0000|\\u[dD][89a-fA-F]|NaN|Infinity|[eE][+]?\d{3}")
+
+
+def needs_cleaning(raw: bytes) -> bool:
+    """False when `storable` would return the body unchanged (the common case): then only the
+    nesting depth needs checking, which is much cheaper."""
+    return _NEEDS_CLEANING.search(raw) is not None
+
+
+def check_depth(value: Any, where: str = "body", depth: int = 0) -> None:
+    """The depth limit of `storable`, without rebuilding anything."""
+    if depth >= MAX_DEPTH and isinstance(value, dict | list):
+        raise MessageError(where, f"nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, dict):
+        for item in value.values():
+            if isinstance(item, dict | list):
+                check_depth(item, where, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict | list):
+                check_depth(item, where, depth + 1)
+
+
 def _id_text(value: Any, where: str) -> str | None:
     if value is None:
         return None
@@ -163,10 +188,12 @@ def parse_message(
     sent_at: datetime | None,
     defaults: dict[str, Any],
     region: str,
+    check_size: bool = True,
 ) -> Message:
     if not isinstance(raw, dict):
         raise MessageError(where, "must be an object")
-    if len(json.dumps(raw, separators=(",", ":"), default=str)) > MAX_MESSAGE_BYTES:
+    too_big = check_size and len(json.dumps(raw, separators=(",", ":"), default=str))
+    if too_big and too_big > MAX_MESSAGE_BYTES:
         raise MessageError(where, "message larger than 32 KB", status=413)
     kind = endpoint_type or raw.get("type")
     if kind not in TYPES:
@@ -254,12 +281,24 @@ def parse_message(
 
 
 def parse_body(
-    body: Any, *, endpoint_type: str | None, received_at: datetime, region: str
+    body: Any,
+    *,
+    endpoint_type: str | None,
+    received_at: datetime,
+    region: str,
+    body_bytes: int | None = None,
+    clean: bool = True,
 ) -> list[Message]:
-    """All messages of a request, or the first `MessageError`."""
+    """All messages of a request, or the first `MessageError`. With the request's size in
+    `body_bytes`, a body too small to hold a message over 32 KB skips the per-message check;
+    `clean=False` (see `needs_cleaning`) skips rebuilding a body that has nothing to clean."""
+    check_size = body_bytes is None or body_bytes > MAX_MESSAGE_BYTES
     if not isinstance(body, dict):
         raise MessageError("body", "must be a JSON object")
-    body = storable(body)
+    if clean:
+        body = storable(body)
+    else:
+        check_depth(body)
     sent_at = parse_time(body.get("sentAt"), "sentAt")
     if endpoint_type is None:
         batch = body.get("batch")
@@ -277,6 +316,7 @@ def parse_body(
                 sent_at=sent_at,
                 defaults=defaults,
                 region=region,
+                check_size=check_size,
             )
             for i, raw in enumerate(batch)
         ]

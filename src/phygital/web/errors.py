@@ -93,7 +93,13 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 405:
             headers["Allow"] = ", ".join(allowed_methods(app, request))
         if wants_json(request):
-            return JSONResponse({"detail": exc.detail}, exc.status_code, headers=headers)
+            body: dict[str, object] = {"detail": exc.detail}
+            if request.url.path.startswith("/v1/"):
+                # Tracking SDKs read `code` from any error body (see tracking/api.py).
+                body.update(
+                    code="not_found" if exc.status_code == 404 else "error", message=str(exc.detail)
+                )
+            return JSONResponse(body, exc.status_code, headers=headers)
         response = error_page(request, exc.status_code)
         response.headers.update(headers)
         return response
@@ -114,5 +120,8 @@ def install(app: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         if wants_json(request):
-            return JSONResponse({"detail": "internal server error"}, 500)
+            body = {"detail": "internal server error"}
+            if request.url.path.startswith("/v1/"):
+                body.update(code="server_error", message="internal server error")
+            return JSONResponse(body, 500)
         return error_page(request, 500)

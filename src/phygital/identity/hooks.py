@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import ColumnElement, String, cast, delete, or_, select
 from sqlalchemy.orm import Session
 
 from phygital.identity.models import Identifier, IdentityConflict, MergeRecord, Profile
 from phygital.privacy.registry import register
+
+
+def _conflicts_about(member_ids: list[str]) -> ColumnElement[bool]:
+    """Conflicts recorded on the person's profiles, and those where the person is the other
+    side: these hold the person's identifiers too (an e-mail typed on somebody else's card)."""
+    listed = cast(IdentityConflict.other_profile_ids, String)
+    return or_(
+        IdentityConflict.profile_id.in_(member_ids),
+        *(listed.like(f'%"{member_id}"%') for member_id in member_ids),
+    )
 
 
 def export(session: Session, member_ids: list[str]) -> dict[str, Any]:
@@ -19,6 +29,7 @@ def export(session: Session, member_ids: list[str]) -> dict[str, Any]:
             or_(MergeRecord.survivor_id.in_(member_ids), MergeRecord.merged_id.in_(member_ids))
         )
     )
+    conflicts = session.scalars(select(IdentityConflict).where(_conflicts_about(member_ids)))
     return {
         "profiles": [
             {
@@ -52,6 +63,16 @@ def export(session: Session, member_ids: list[str]) -> dict[str, Any]:
             }
             for m in merges
         ],
+        "conflicts": [
+            {
+                "profile_id": c.profile_id,
+                "other_profile_ids": c.other_profile_ids.get("ids", []),
+                "identifiers": c.identifiers.get("items", []),
+                "reason": c.reason,
+                "at": c.at.isoformat(),
+            }
+            for c in conflicts
+        ],
     }
 
 
@@ -61,7 +82,7 @@ def erase(session: Session, member_ids: list[str]) -> None:
             or_(MergeRecord.survivor_id.in_(member_ids), MergeRecord.merged_id.in_(member_ids))
         )
     )
-    session.execute(delete(IdentityConflict).where(IdentityConflict.profile_id.in_(member_ids)))
+    session.execute(delete(IdentityConflict).where(_conflicts_about(member_ids)))
     session.execute(delete(Identifier).where(Identifier.profile_id.in_(member_ids)))
     session.execute(delete(Profile).where(Profile.id.in_(member_ids)))
 

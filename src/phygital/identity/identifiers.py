@@ -115,6 +115,9 @@ def normalise_phone(value: str, region: str) -> str:
         raise IdentifierError(f"not a phone number: {exc}") from None
     if not phonenumbers.is_possible_number(number):
         raise IdentifierError("not a possible phone number")
+    # "+39 000 0000000" is a masked field with a country code in front: all zeros all the same.
+    if not number.national_number:
+        raise IdentifierError(f"placeholder value {value.strip()!r}")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -63,6 +63,7 @@ def lock_identity(session: Session) -> None:
 class Observation:
     """What one thing seen says about a person."""
 
+    # The first user id listed is the observation's own (an alias lists its previous id after).
     identifiers: list[Ident]
     at: datetime
     traits: dict[str, Any] = field(default_factory=dict)
@@ -229,17 +230,20 @@ class ResolutionBatch:
             root = self.root_of(ident.key)
             if root is None or root in roots:
                 continue
-            if ident.kind == ANONYMOUS_ID and strong:
+            if ident.kind == ANONYMOUS_ID:
                 cluster_strong = {i.key for i in self.cluster_idents(root) if i.strong}
-                if cluster_strong and not (cluster_strong & strong):
+                if cluster_strong and strong and not (cluster_strong & strong):
                     continue  # another person on a shared device
+                # An observation of devices alone is tied to the first person they lead to: a
+                # second device leading to someone else must not fuse the two.
+                strong |= cluster_strong
             roots.append(root)
         return roots
 
     def _resolve_conflict(
         self, obs: Observation, active: list[Ident], roots: list[str]
     ) -> Resolution:
-        own_user = next((i for i in active if i.kind == USER_ID), None)
+        own_user = next((i for i in obs.identifiers if i.kind == USER_ID), None)
         target_root: str | None = None
         if own_user is not None:
             target_root = self.root_of(own_user.key)
@@ -256,17 +260,18 @@ class ResolutionBatch:
                 "at": obs.at,
             }
         )
-        # Keep only what does not reach into the other customers, then attach without merging.
-        keep = [i for i in active if i.key not in self.owner or self.root_of(i.key) == target_root]
+        # Keep only what does not reach into the other customers (nor another user id), then
+        # attach without merging.
+        keep = [
+            i
+            for i in active
+            if (i.key not in self.owner or self.root_of(i.key) == target_root)
+            and (i.kind != USER_ID or i == own_user)
+        ]
         target_roots = [target_root] if target_root else []
         unowned = [i for i in keep if i.key not in self.owner]
         kinds = self._values_by_kind(target_roots, unowned)
-        unowned = [
-            i
-            for i in unowned
-            if len(kinds.get(i.kind, ())) <= limit_for(i.kind, self.limits)
-            and not (i.kind == USER_ID and target_root is not None)
-        ]
+        unowned = [i for i in unowned if len(kinds[i.kind]) <= limit_for(i.kind, self.limits)]
         resolution = self._attach(obs, keep, target_roots, unowned)
         if not self.conflicts[-1]["profile_id"]:
             self.conflicts[-1]["profile_id"] = resolution.customer_id

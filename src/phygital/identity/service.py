@@ -153,18 +153,21 @@ def search(
 ) -> tuple[list[Customer], str | None]:
     """Customers matching every filter given, newest first, with a cursor for the next page."""
     wanted: list[Ident] = []
-    try:
-        if email:
-            wanted.append(ids.normalise(ids.EMAIL, email, region=region))
-        if phone:
-            wanted.append(ids.normalise(ids.PHONE, phone, region=region))
-        if user_id:
-            wanted.append(ids.normalise(ids.USER_ID, user_id, region=region))
-        if identifier:
-            wanted.append(ids.parse_ref(identifier, region=region))
-    except IdentifierError as exc:
-        field = "identifier" if identifier and not (email or phone or user_id) else "query"
-        raise Invalid(str(exc), field=field) from None
+    for field, value in (
+        (ids.EMAIL, email),
+        (ids.PHONE, phone),
+        (ids.USER_ID, user_id),
+        ("identifier", identifier),
+    ):
+        if not value:
+            continue
+        try:
+            if field == "identifier":
+                wanted.append(ids.parse_ref(value, region=region))
+            else:
+                wanted.append(ids.normalise(field, value, region=region))
+        except IdentifierError as exc:
+            raise Invalid(f"{field}: {exc}", field=field) from None
 
     stmt = select(Profile.id, Profile.created_at).where(Profile.id == Profile.canonical_id)
     for ident in wanted:

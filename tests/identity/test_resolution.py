@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -532,11 +531,6 @@ def test_observations_that_are_not_events_change_no_stats(identity: Identity) ->
     assert customer.traits == {"first_name": "Giulia"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tracking.service.ingest looks previousId up as a user id only among committed "
-    "identifiers, so an identify and an alias in one batch are read as an anonymous id",
-)
 def test_alias_between_two_user_ids_in_one_batch_is_a_conflict_too(tracked: Identity) -> None:
     tracked.send(
         {"type": "identify", "userId": "a-old", "traits": {"email": "old@example.it"}},

@@ -116,6 +116,9 @@ def ingest(
         if m.previous_id:
             kind = ids.USER_ID if m.previous_id in previous_as_user else ids.ANONYMOUS_ID
             idents.append(Ident(kind, m.previous_id))
+        if m.user_id:
+            # A user id seen earlier in this batch is known too, as it would be a request later.
+            previous_as_user.add(m.user_id)
         observations.append(
             Observation(
                 identifiers=idents,

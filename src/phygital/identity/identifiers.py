@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -128,6 +129,13 @@ def normalise(kind: str, value: object, *, region: str) -> Ident:
     text = str(value).strip()
     if isinstance(value, float) and value.is_integer():
         text = str(int(value))
+    return _normalise_text(kind, text, region)
+
+
+# The same e-mails, phones and devices come back in every batch, and parsing a phone number or
+# validating an e-mail costs tens of microseconds: remember the answers (errors are not cached).
+@lru_cache(maxsize=100_000)
+def _normalise_text(kind: str, text: str, region: str) -> Ident:
     if is_placeholder(text):
         raise IdentifierError(f"placeholder value {text!r}")
     if len(text) > 255:

@@ -155,8 +155,9 @@ def ingest(
             consent.record(
                 session, clock=clock, profile_id=resolution.profile_id, statements=statements
             )
-    # Core executemany: the ORM's bulk path costs more than the insert itself on this hot path.
-    session.connection().execute(insert(Event.__table__), rows)  # type: ignore[arg-type]
+    # On the Connection this runs as a Core executemany: the ORM's bulk path (through the
+    # Session) costs more than the insert itself on this hot path.
+    session.connection().execute(insert(Event), rows)
     session.execute(
         update(Source)
         .where(Source.id == source.id)

@@ -1,0 +1,485 @@
+"""Customer import from CSV (`phygital import customers FILE.csv`; format in docs/import.md).
+
+Three layers, so each can be tested on its own:
+
+- reading: `CustomerCsv` checks the encoding (UTF-8, with or without BOM), sniffs the delimiter
+  (`,` or `;`: Italian Excel exports use `;`) and the header, then yields raw rows with the line
+  they start on;
+- parsing: `parse_row` turns one raw row into a `CustomerRow` or says why it is bad (pure);
+- importing: `import_batch` attaches a batch of rows through identity resolution, the one way
+  anything is attached to a person, and appends their consent statements; `run_import` drives
+  it, one transaction per batch, so a crash loses at most the batch in progress.
+
+Re-importing a file creates nothing new: known identifiers join their customer, and a consent
+statement that repeats what is already on record is not appended again.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from phygital.core.clock import Clock
+from phygital.identity import identifiers as ids
+from phygital.identity.identifiers import Ident, IdentifierError
+from phygital.identity.models import Profile
+from phygital.identity.resolution import Observation, resolve_many
+from phygital.privacy import consent
+from phygital.privacy.consent import ConsentStatement
+from phygital.privacy.models import ConsentEntry, ContactChannel, Purpose
+
+IDENTIFIER_COLUMNS = {
+    "user_id": ids.USER_ID,
+    "email": ids.EMAIL,
+    "phone": ids.PHONE,
+    "loyalty_card": ids.LOYALTY_CARD,
+}
+TRAIT_COLUMNS = ("first_name", "last_name")
+CONSENT_COLUMNS = {
+    f"consent_{purpose.value}_{channel.value}": (purpose.value, channel.value)
+    for purpose in Purpose
+    for channel in ContactChannel
+}
+PROOF_COLUMNS = ("consent_at", "consent_wording")
+KNOWN_COLUMNS = (*IDENTIFIER_COLUMNS, *TRAIT_COLUMNS, *CONSENT_COLUMNS, *PROOF_COLUMNS)
+
+YES = frozenset({"yes", "y", "true", "1", "si", "sì", "s"})
+NO = frozenset({"no", "n", "false", "0"})
+
+DEFAULT_BATCH_SIZE = 1000
+_DELIMITERS = (",", ";", "\t")
+_MAX_TRAIT_LENGTH = 200
+_MAX_WORDING_LENGTH = 5000
+
+
+class ImportFileError(Exception):
+    """The file cannot be imported at all (encoding, header); one line that says why."""
+
+
+class RowError(ValueError):
+    """One row that cannot be imported, with every reason found in it."""
+
+
+@dataclass(frozen=True)
+class CustomerRow:
+    """One good row: who the person is, their names, and what they said about contact."""
+
+    line: int
+    identifiers: list[Ident]
+    traits: dict[str, str]
+    consents: list[tuple[str, str, bool]]  # (purpose, channel, granted)
+    consent_at: datetime | None = None
+    consent_wording: str | None = None
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def _utf8_lines(path: Path) -> int:
+    """Check that the whole file is UTF-8 before anything is imported; return its line count."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    newlines = 0
+    last = b""
+    with path.open("rb") as raw:
+        while chunk := raw.read(1 << 20):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                line = newlines + chunk.count(b"\n", 0, exc.start) + 1
+                raise ImportFileError(
+                    f"{path.name}: line {line} is not UTF-8 text; save the file as "
+                    "'CSV UTF-8' (in Excel: Save as > CSV UTF-8)"
+                ) from None
+            newlines += chunk.count(b"\n")
+            last = chunk
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            raise ImportFileError(f"{path.name}: the file ends inside a UTF-8 character") from None
+    return newlines + (1 if last and not last.endswith(b"\n") else 0)
+
+
+def sniff_delimiter(header_line: str) -> str:
+    """The delimiter of a header line: the most frequent of `,` `;` and tab outside quotes
+    (header names never contain them); `,` for a one-column file."""
+    counts = dict.fromkeys(_DELIMITERS, 0)
+    quoted = False
+    for char in header_line:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char in counts:
+            counts[char] += 1
+    best = max(_DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def parse_header(cells: list[str]) -> list[str]:
+    """Column names (trimmed, lower-cased), or `ImportFileError` for an unknown or repeated
+    column or a header without any identifier column."""
+    names = [c.strip().lower() for c in cells]
+    while names and not names[-1]:
+        names.pop()  # trailing empty cells: a spreadsheet's unused columns
+    if not names:
+        raise ImportFileError("the file has no header line")
+    for name in names:
+        if name not in KNOWN_COLUMNS:
+            shown = name or "(empty)"
+            raise ImportFileError(
+                f"unknown column {shown!r} in the header; the columns are "
+                f"{', '.join((*IDENTIFIER_COLUMNS, *TRAIT_COLUMNS))}, "
+                "consent_<purpose>_<channel> (e.g. consent_marketing_email), consent_at, "
+                "consent_wording (see docs/import.md)"
+            )
+        if names.count(name) > 1:
+            raise ImportFileError(f"column {name!r} appears twice in the header")
+    if not any(n in IDENTIFIER_COLUMNS for n in names):
+        raise ImportFileError(
+            "the header has no identifier column: give at least one of "
+            + ", ".join(IDENTIFIER_COLUMNS)
+        )
+    return names
+
+
+class CustomerCsv:
+    """A customers CSV file whose encoding and header were checked."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.total_lines = _utf8_lines(path)
+        except OSError as exc:
+            raise ImportFileError(f"cannot read {path}: {exc.strerror or exc}") from None
+        self.header_lines = 1
+        with path.open(encoding="utf-8-sig", newline="") as text:
+            first = text.readline()
+            hint = first.strip()
+            if len(hint) == 5 and hint.lower().startswith("sep="):
+                # Excel's "sep=;" line names the delimiter; the header follows it.
+                self.delimiter = hint[4]
+                first = text.readline()
+                self.header_lines = 2
+            else:
+                self.delimiter = sniff_delimiter(first)
+        if not first.strip():
+            raise ImportFileError(f"{path.name}: the file is empty or its header line is blank")
+        self.columns = parse_header(next(csv.reader(io.StringIO(first), self._dialect())))
+
+    def _dialect(self) -> type[csv.Dialect]:
+        class Dialect(csv.excel):
+            delimiter = self.delimiter
+
+        return Dialect
+
+    def rows(self) -> Iterator[tuple[int, int, list[str]]]:
+        """`(first line, last line, cells)` of each data row, blank lines included as `[]`.
+        A malformed CSV structure raises `ImportFileError` naming its line."""
+        with self.path.open(encoding="utf-8-sig", newline="") as text:
+            reader = csv.reader(text, self._dialect())
+            try:
+                for _ in range(self.header_lines):
+                    next(reader)  # the header, already checked
+                while True:
+                    start = reader.line_num + 1
+                    try:
+                        cells = next(reader)
+                    except StopIteration:
+                        return
+                    yield start, reader.line_num, cells
+            except csv.Error as exc:
+                raise ImportFileError(
+                    f"{self.path.name}: line {reader.line_num}: not valid CSV: {exc}"
+                ) from None
+
+
+# -- parsing ------------------------------------------------------------------------------------
+
+
+def parse_bool(value: str) -> bool | None:
+    """yes/no, true/false, 1/0, sì/no (any case); empty means not stated (None)."""
+    v = value.strip().lower()
+    if not v:
+        return None
+    if v in YES:
+        return True
+    if v in NO:
+        return False
+    raise ValueError(f"{value.strip()!r} is not yes or no")
+
+
+def parse_time(value: str, *, tz: tzinfo) -> datetime | None:
+    """ISO 8601 (`2026-03-01`, `2026-03-01T10:30:00+01:00`) or Italian `01/03/2026 [10:30]`;
+    a time without an offset is in the company's time zone."""
+    text = value.strip()
+    if not text:
+        return None
+    parsed: datetime | None = None
+    try:
+        if len(text) == 10 and text[4] == "-":
+            parsed = datetime.combine(date.fromisoformat(text), datetime.min.time())
+        else:
+            iso = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
+            parsed = datetime.fromisoformat(iso)
+    except ValueError:
+        for pattern in ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y"):
+            try:
+                parsed = datetime.strptime(text, pattern)
+                break
+            except ValueError:
+                continue
+    if parsed is None:
+        raise ValueError(f"{text!r} is not a date (use 2026-03-01 or 01/03/2026 10:30)")
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=tz)
+    return parsed.astimezone(UTC)
+
+
+def parse_row(
+    columns: list[str],
+    cells: list[str],
+    *,
+    line: int,
+    region: str,
+    tz: tzinfo,
+    now: datetime,
+) -> CustomerRow | None:
+    """One data row as a `CustomerRow`; None for a blank row; `RowError` with every problem
+    found. Placeholder values (`n/a`, `-`, `null`, …) count as empty."""
+    if not any(c.strip() for c in cells):
+        return None
+    problems: list[str] = []
+    extra = cells[len(columns) :]
+    if any(c.strip() for c in extra):
+        problems.append(f"{len(cells)} values but the header has {len(columns)} columns")
+    values = dict(zip(columns, cells, strict=False))
+
+    identifiers: list[Ident] = []
+    for column, kind in IDENTIFIER_COLUMNS.items():
+        raw = values.get(column, "").strip()
+        if not raw or ids.is_placeholder(raw):
+            continue
+        try:
+            identifiers.append(ids.normalise(kind, raw, region=region))
+        except IdentifierError as exc:
+            problems.append(f"{column}: {exc}")
+
+    traits: dict[str, str] = {}
+    for column in TRAIT_COLUMNS:
+        raw = " ".join(values.get(column, "").split())
+        if raw:
+            if len(raw) > _MAX_TRAIT_LENGTH:
+                problems.append(f"{column}: longer than {_MAX_TRAIT_LENGTH} characters")
+            else:
+                traits[column] = raw
+
+    consents: list[tuple[str, str, bool]] = []
+    for column, (purpose, channel) in CONSENT_COLUMNS.items():
+        try:
+            granted = parse_bool(values.get(column, ""))
+        except ValueError as exc:
+            problems.append(f"{column}: {exc}")
+            continue
+        if granted is not None:
+            consents.append((purpose, channel, granted))
+
+    consent_at: datetime | None = None
+    try:
+        consent_at = parse_time(values.get("consent_at", ""), tz=tz)
+    except ValueError as exc:
+        problems.append(f"consent_at: {exc}")
+    if consent_at is not None and consent_at > now + timedelta(days=1):
+        problems.append("consent_at: in the future")
+    wording = values.get("consent_wording", "").strip() or None
+    if wording is not None and len(wording) > _MAX_WORDING_LENGTH:
+        problems.append(f"consent_wording: longer than {_MAX_WORDING_LENGTH} characters")
+
+    if not identifiers and not problems:
+        problems.append("no identifier: give a user_id, email, phone or loyalty_card")
+    if problems:
+        raise RowError("; ".join(problems))
+    return CustomerRow(
+        line=line,
+        identifiers=sorted(set(identifiers), key=lambda i: (ids.priority(i.kind), i.kind)),
+        traits=traits,
+        consents=consents,
+        consent_at=consent_at,
+        consent_wording=wording,
+    )
+
+
+# -- importing ----------------------------------------------------------------------------------
+
+
+@dataclass
+class BatchResult:
+    created: int = 0
+    joined: int = 0
+    consents: int = 0
+
+
+def import_batch(
+    session: Session, *, clock: Clock, rows: list[CustomerRow], source: str
+) -> BatchResult:
+    """Attach a batch of rows to their customers (creating, joining or merging by the usual
+    rules) and record their consent statements with `source` as proof. Does not commit."""
+    now = clock.now()
+    observations = [
+        Observation(
+            identifiers=row.identifiers,
+            at=now,
+            traits=dict(row.traits),
+            cause="import",
+            ref=f"{source} line {row.line}",
+            counts_as_event=False,
+        )
+        for row in rows
+    ]
+    resolutions = resolve_many(session, clock=clock, observations=observations)
+    result = BatchResult()
+    members: list[tuple[CustomerRow, str]] = []
+    for row, resolution in zip(rows, resolutions, strict=True):
+        assert resolution is not None  # every good row has an identifier
+        if resolution.created:
+            result.created += 1
+        else:
+            result.joined += 1
+        if row.consents:
+            members.append((row, resolution.profile_id))
+    if members:
+        result.consents = _record_consents(session, clock=clock, items=members, source=source)
+    return result
+
+
+@dataclass
+class _Known:
+    """Consent statements on record for one customer, purpose and channel."""
+
+    entries: list[tuple[datetime, bool, str | None]] = field(default_factory=list)
+
+    def repeats(self, at: datetime | None, granted: bool, wording: str | None) -> bool:
+        if at is not None and (at, granted, wording) in self.entries:
+            return True  # the same statement, already recorded
+        if not self.entries:
+            return False
+        _, newest_granted, newest_wording = max(self.entries, key=lambda e: e[0])
+        return newest_granted == granted and wording in (None, newest_wording)
+
+
+def _record_consents(
+    session: Session, *, clock: Clock, items: list[tuple[CustomerRow, str]], source: str
+) -> int:
+    """Append each row's statements unless they repeat what is on record for the customer."""
+    profile_ids = {profile_id for _, profile_id in items}
+    roots = select(Profile.canonical_id).where(Profile.id.in_(profile_ids))
+    root_of = {
+        member: root
+        for member, root in session.execute(
+            select(Profile.id, Profile.canonical_id).where(Profile.canonical_id.in_(roots))
+        )
+    }
+    known: dict[tuple[str, str, str], _Known] = {}
+    for entry in session.scalars(
+        select(ConsentEntry)
+        .where(ConsentEntry.profile_id.in_(root_of.keys()))
+        .order_by(ConsentEntry.at, ConsentEntry.recorded_at)
+    ):
+        key = (root_of[entry.profile_id], str(entry.purpose), str(entry.channel))
+        known.setdefault(key, _Known()).entries.append((entry.at, entry.granted, entry.wording))
+
+    now = clock.now()
+    pending: dict[str, list[ConsentStatement]] = {}
+    for row, profile_id in items:
+        for purpose, channel, granted in row.consents:
+            state = known.setdefault((root_of[profile_id], purpose, channel), _Known())
+            if state.repeats(row.consent_at, granted, row.consent_wording):
+                continue
+            at = row.consent_at or now
+            state.entries.append((at, granted, row.consent_wording))
+            pending.setdefault(profile_id, []).append(
+                ConsentStatement(
+                    purpose=purpose,
+                    channel=channel,
+                    granted=granted,
+                    at=at,
+                    source=source,
+                    wording=row.consent_wording,
+                )
+            )
+    # One call per profile (each flushes): privacy owns the ledger and how it is written.
+    for profile_id, statements in pending.items():
+        consent.record(session, clock=clock, profile_id=profile_id, statements=statements)
+    return sum(len(s) for s in pending.values())
+
+
+@dataclass
+class ImportReport:
+    """What an import did: rows read (blank ones aside), new customers, rows that joined an
+    existing customer, bad rows, consent statements appended."""
+
+    rows: int = 0
+    created: int = 0
+    joined: int = 0
+    bad: int = 0
+    consents: int = 0
+
+    @property
+    def imported(self) -> int:
+        return self.created + self.joined
+
+
+def run_import(
+    factory: sessionmaker[Session],
+    *,
+    clock: Clock,
+    file: CustomerCsv,
+    region: str,
+    tz: tzinfo,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    on_bad_row: Callable[[int, str], Any] = lambda line, reason: None,
+    on_progress: Callable[[int], Any] = lambda lines: None,
+) -> ImportReport:
+    """Import every good row of `file`, committing every `batch_size` rows; report each bad row
+    (`on_bad_row(line, reason)`) and the lines read so far (`on_progress(lines)`)."""
+    report = ImportReport()
+    source = f"import:{file.path.name}"
+    batch: list[CustomerRow] = []
+    last_line = 1
+
+    def flush() -> None:
+        if not batch:
+            return
+        with factory() as session, session.begin():
+            done = import_batch(session, clock=clock, rows=batch, source=source)
+        report.created += done.created
+        report.joined += done.joined
+        report.consents += done.consents
+        batch.clear()
+
+    for count, (start, end, cells) in enumerate(file.rows(), start=1):
+        last_line = end
+        if count % 250 == 0:
+            on_progress(end)
+        try:
+            row = parse_row(file.columns, cells, line=start, region=region, tz=tz, now=clock.now())
+        except RowError as exc:
+            report.rows += 1
+            report.bad += 1
+            on_bad_row(start, str(exc))
+            continue
+        if row is None:
+            continue
+        report.rows += 1
+        batch.append(row)
+        if len(batch) >= batch_size:
+            flush()
+    flush()
+    on_progress(last_line)
+    return report

@@ -1,5 +1,4 @@
-"""The `phygital` command: serve, worker, demo, token, user (and, with later capabilities,
-source and import).
+"""The `phygital` command: serve, worker, demo, source, token, user, import.
 
 Secrets are printed as one line on stdout and nothing else, so scripts can capture them; every
 failure exits non-zero with a one-line reason on stderr.
@@ -15,9 +14,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -40,10 +52,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+source_app = typer.Typer(help="Tracking sources (web site, app, till).", no_args_is_help=True)
 token_app = typer.Typer(help="API tokens for programs.", no_args_is_help=True)
 user_app = typer.Typer(help="Logins for the web app.", no_args_is_help=True)
+import_app = typer.Typer(
+    help="Bulk imports from CSV files (formats in docs/import.md).", no_args_is_help=True
+)
+app.add_typer(source_app, name="source")
 app.add_typer(token_app, name="token")
 app.add_typer(user_app, name="user")
+app.add_typer(import_app, name="import")
 
 log = logging.getLogger("phygital")
 
@@ -52,6 +70,13 @@ class RoleChoice(StrEnum):
     admin = "admin"
     manager = "manager"
     seller = "seller"
+
+
+class SourceChannel(StrEnum):
+    web = "web"
+    app = "app"
+    store = "store"
+    agent = "agent"
 
 
 class CliError(Exception):
@@ -175,13 +200,126 @@ def demo(
         typer.Option(help="Password for the demo users (default: a random one, printed)."),
     ] = None,
 ) -> None:
-    """Fill an empty database with a realistic demo company and print how to log in."""
+    """Fill an empty database with a realistic demo company (stores, customers, 90 days of web,
+    app and store activity) and print how to log in."""
     from phygital.demo import build_demo
 
     settings = get_settings()
     with unit_of_work(settings) as session:
-        summary = build_demo(session, customers=customers, password=password)
+        summary = build_demo(
+            session, customers=customers, password=password, region=settings.default_region
+        )
     typer.echo(summary)
+
+
+@source_app.command("create")
+def source_create(
+    name: Annotated[str, typer.Argument(help="What the source is, e.g. 'Sito web'.")],
+    channel: Annotated[SourceChannel, typer.Option(help="web, app, store or agent.")],
+) -> None:
+    """Create a tracking source and print its write key (one line, nothing else)."""
+    from phygital.tracking import service as tracking_service
+    from phygital.tracking.models import Channel
+
+    with unit_of_work(get_settings()) as session:
+        source = tracking_service.create_source(session, name=name, channel=Channel(channel.value))
+        write_key = source.write_key
+    typer.echo(write_key)
+
+
+@import_app.command("customers")
+def import_customers(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FILE.csv", help="A CSV file: UTF-8 (BOM or not), separated by , or ;."
+        ),
+    ],
+    batch_size: Annotated[
+        int, typer.Option(help="Rows committed together.", min=1, max=100_000, hidden=True)
+    ] = 1000,
+) -> None:
+    """Import customers from a CSV file, through the same identity rules as every touchpoint.
+
+    Columns: user_id, email, phone, first_name, last_name, loyalty_card, and consent columns
+    consent_<purpose>_<channel> (e.g. consent_marketing_email: yes/no/true/false/1/0/sì, empty =
+    not stated) with optional consent_at and consent_wording as proof. Every row needs a user_id,
+    email, phone or loyalty_card. See docs/import.md.
+
+    Known identifiers join their customer, so re-importing a file creates nothing new. Bad rows
+    are reported on stderr as 'line N: reason' and skipped; good rows are kept (committed every
+    1,000 rows). A header with an unknown column refuses the whole file.
+
+    Exit status: 0 when every row was imported; 1 when some rows were bad (the good ones are
+    imported) or the file was refused (nothing imported); 2 for a usage error.
+    """
+    import time
+    import zoneinfo
+
+    from phygital.identity import importer
+
+    settings = get_settings()
+    try:
+        customers_csv = importer.CustomerCsv(file)
+    except importer.ImportFileError as exc:
+        fail(str(exc))
+    _, factory = open_database(settings)
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    progress = Progress(
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        TaskProgressColumn(),
+        _RowsPerSecond(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not console.is_terminal,
+    )
+    skip = customers_csv.header_lines
+    task = progress.add_task(file.name, total=max(customers_csv.total_lines - skip, 1))
+
+    def bad_row(line: int, reason: str) -> None:
+        progress.console.print(f"line {line}: {reason}", markup=False)
+
+    def advance(line: int) -> None:
+        progress.update(task, completed=line - skip)
+
+    started = time.monotonic()
+    try:
+        with progress:
+            report = importer.run_import(
+                factory,
+                clock=SystemClock(),
+                file=customers_csv,
+                region=settings.default_region,
+                tz=zoneinfo.ZoneInfo(settings.timezone),
+                batch_size=batch_size,
+                on_bad_row=bad_row,
+                on_progress=advance,
+            )
+    except importer.ImportFileError as exc:
+        fail(f"{exc}; the rows before it were imported")
+    elapsed = max(time.monotonic() - started, 1e-6)
+    console.print(
+        f"{file.name}: {_count(report.rows, 'row')} read: "
+        f"{_count(report.created, 'new customer')}, "
+        f"{report.joined:,} joined an existing customer, {report.bad:,} bad; "
+        f"{_count(report.consents, 'consent statement')} recorded "
+        f"({elapsed:.1f} s, {report.rows / elapsed:,.0f} rows/s)",
+        markup=False,
+    )
+    if report.bad:
+        raise typer.Exit(1)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+class _RowsPerSecond(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f} rows/s" if speed else "")
 
 
 @token_app.command("create")
@@ -248,7 +386,7 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the Typer app and turns every failure into one line on stderr."""
     command = typer.main.get_command(app)
     try:
-        command.main(args=argv, prog_name="phygital", standalone_mode=False)
+        code = command.main(args=argv, prog_name="phygital", standalone_mode=False)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
@@ -271,6 +409,8 @@ def main(argv: list[str] | None = None) -> None:
         _die(f"database error: {reason}", 1)
     except SQLAlchemyError as exc:
         _die(f"database error: {str(exc).splitlines()[0]}", 1)
+    if isinstance(code, int) and code:  # `raise typer.Exit(n)` inside a command
+        sys.exit(code)
 
 
 def _die(message: str, code: int) -> NoReturn:

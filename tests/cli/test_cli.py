@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import os
 import subprocess
-import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -15,51 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from phygital.auth.models import ApiToken, User
-from phygital.cli import main
-from phygital.config import get_settings
 from phygital.core.security import token_digest, verify_password
+from tests.cli.conftest import one_error_line as _one_error_line
 from tests.factories import make_store
-
-
-@dataclass
-class Result:
-    code: int
-    stdout: str
-    stderr: str
-
-
-@pytest.fixture
-def cli(
-    db_url: str,
-    engine,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],  # type: ignore[no-untyped-def]
-) -> Iterator:  # type: ignore[type-arg]
-    """Run the CLI in-process against the test database."""
-    monkeypatch.setenv("PHYGITAL_DATABASE_URL", db_url)
-
-    def run(*args: str, stdin: str = "") -> Result:
-        get_settings.cache_clear()
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-        capsys.readouterr()
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out, err = capsys.readouterr()
-        return Result(code, out, err)
-
-    yield run
-    get_settings.cache_clear()
-
-
-def _one_error_line(result: Result) -> str:
-    assert result.code != 0
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("phygital: error: ")
-    return lines[0]
 
 
 def test_token_create_prints_only_the_token(cli, db: Session) -> None:  # type: ignore[no-untyped-def]
@@ -163,7 +117,7 @@ def test_demo_creates_the_company_and_says_how_to_log_in(cli, db: Session) -> No
 
 
 def test_demo_refuses_a_database_that_is_not_empty(cli) -> None:  # type: ignore[no-untyped-def]
-    assert cli("demo").code == 0
+    assert cli("demo", "--customers", "0").code == 0
     assert "not empty" in _one_error_line(cli("demo"))
 
 

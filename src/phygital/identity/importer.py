@@ -386,6 +386,8 @@ def _record_consents(
         )
     }
     known: dict[tuple[str, str, str], _Known] = {}
+    # Read straight from the ledger, for the whole batch at once: privacy.consent.current() is
+    # one customer per query and leaves out the wording (a batch read there would be better).
     for entry in session.scalars(
         select(ConsentEntry)
         .where(ConsentEntry.profile_id.in_(root_of.keys()))

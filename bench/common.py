@@ -8,8 +8,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -33,11 +33,16 @@ def fresh_sqlite(directory: Path | None = None) -> str:
 def running_server(database_url: str) -> Iterator[str]:
     """`phygital serve` as a subprocess on a free port; yields its base URL."""
     port = free_port()
-    env = {**os.environ, "PHYGITAL_DATABASE_URL": database_url,
-           "PHYGITAL_SECRET_KEY": "bench-secret-key-0123456789abcdef0123456789"}
+    env = {
+        **os.environ,
+        "PHYGITAL_DATABASE_URL": database_url,
+        "PHYGITAL_SECRET_KEY": "bench-secret-key-0123456789abcdef0123456789",
+    }
     proc = subprocess.Popen(
         ["phygital", "serve", "--port", str(port), "--no-worker"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
     try:

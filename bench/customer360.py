@@ -13,7 +13,6 @@ import random
 import time
 
 import httpx
-
 from common import fresh_sqlite, percentile, running_server  # type: ignore[import-not-found]
 from gen import load_history  # type: ignore[import-not-found]
 
@@ -37,15 +36,17 @@ def main() -> None:
         _, token = create_token(session, name="bench", role=Role.MANAGER)
     engine.dispose()
     started = time.perf_counter()
-    ids = load_history(url.removeprefix("sqlite:///"), profiles=args.profiles,
-                       events=args.events)
+    ids = load_history(url.removeprefix("sqlite:///"), profiles=args.profiles, events=args.events)
     print(f"history loaded in {time.perf_counter() - started:.0f} s")
 
     rnd = random.Random(3)
     timings: list[float] = []
-    with running_server(url) as base, httpx.Client(
-        base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30
-    ) as client:
+    with (
+        running_server(url) as base,
+        httpx.Client(
+            base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30
+        ) as client,
+    ):
         for _ in range(20):  # warm-up
             cid = rnd.choice(ids)
             client.get(f"/api/v1/customers/{cid}")
@@ -57,9 +58,11 @@ def main() -> None:
             timings.append((time.perf_counter() - t0) * 1000)
             assert profile.status_code == 200 and page.status_code == 200, page.text
     print(f"profiles: {args.profiles:,}  events: {args.events:,}  reads: {args.reads}")
-    print(f"customer 360 (profile + first timeline page, 2 HTTP requests): "
-          f"p50 {percentile(timings, 50):.1f} ms  p95 {percentile(timings, 95):.1f} ms  "
-          f"p99 {percentile(timings, 99):.1f} ms")
+    print(
+        f"customer 360 (profile + first timeline page, 2 HTTP requests): "
+        f"p50 {percentile(timings, 50):.1f} ms  p95 {percentile(timings, 95):.1f} ms  "
+        f"p99 {percentile(timings, 99):.1f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -13,10 +13,42 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-FIRST = ["Giulia", "Marco", "Luca", "Sara", "Paolo", "Elena", "Andrea", "Chiara", "Matteo",
-         "Francesca", "Davide", "Martina", "Simone", "Valentina", "Alessandro", "Federica"]
-LAST = ["Rossi", "Bianchi", "Ferrari", "Russo", "Romano", "Colombo", "Ricci", "Marino",
-        "Greco", "Bruno", "Gallo", "Conti", "De Luca", "Costa", "Giordano", "Mancini"]
+FIRST = [
+    "Giulia",
+    "Marco",
+    "Luca",
+    "Sara",
+    "Paolo",
+    "Elena",
+    "Andrea",
+    "Chiara",
+    "Matteo",
+    "Francesca",
+    "Davide",
+    "Martina",
+    "Simone",
+    "Valentina",
+    "Alessandro",
+    "Federica",
+]
+LAST = [
+    "Rossi",
+    "Bianchi",
+    "Ferrari",
+    "Russo",
+    "Romano",
+    "Colombo",
+    "Ricci",
+    "Marino",
+    "Greco",
+    "Bruno",
+    "Gallo",
+    "Conti",
+    "De Luca",
+    "Costa",
+    "Giordano",
+    "Mancini",
+]
 SKUS = [f"SKU-{i:04d}" for i in range(1, 401)]
 EVENTS = ["Product Viewed", "Product Added", "Product Viewed", "Checkout Started"]
 
@@ -54,7 +86,11 @@ def people(count: int, seed: int = 7) -> list[Person]:
 
 
 def messages(
-    population: list[Person], count: int, *, identify_share: float = 0.15, seed: int = 11,
+    population: list[Person],
+    count: int,
+    *,
+    identify_share: float = 0.15,
+    seed: int = 11,
     days: int = 90,
 ) -> Iterator[dict[str, Any]]:
     """`count` Segment messages spread over the last `days`, mixing track/page and identify."""
@@ -73,16 +109,24 @@ def messages(
             base.update(
                 type="identify",
                 userId=person.user_id,
-                traits={"email": person.email, "phone": person.phone,
-                        "first_name": person.first_name, "last_name": person.last_name},
+                traits={
+                    "email": person.email,
+                    "phone": person.phone,
+                    "first_name": person.first_name,
+                    "last_name": person.last_name,
+                },
             )
         elif rnd.random() < 0.5:
             sku = rnd.choice(SKUS)
-            base.update(type="page", name=f"Product {sku}",
-                        properties={"path": f"/p/{sku}", "sku": sku})
+            base.update(
+                type="page", name=f"Product {sku}", properties={"path": f"/p/{sku}", "sku": sku}
+            )
         else:
-            base.update(type="track", event=rnd.choice(EVENTS),
-                        properties={"sku": rnd.choice(SKUS), "price": rnd.randrange(10, 3000)})
+            base.update(
+                type="track",
+                event=rnd.choice(EVENTS),
+                properties={"sku": rnd.choice(SKUS), "price": rnd.randrange(10, 3000)},
+            )
         yield base
 
 
@@ -103,7 +147,12 @@ def _sql_time(at: datetime) -> str:
 
 
 def load_history(
-    sqlite_path: str, *, profiles: int, events: int, seed: int = 5, days: int = 90,
+    sqlite_path: str,
+    *,
+    profiles: int,
+    events: int,
+    seed: int = 5,
+    days: int = 90,
     progress: bool = True,
 ) -> list[str]:
     """Fill a migrated SQLite database with `profiles` customers (user id, e-mail, device) and
@@ -130,9 +179,17 @@ def load_history(
         "events_count, orders_count, revenue, first_seen_at, last_seen_at, created_at, "
         "updated_at) VALUES (?, ?, ?, '{}', ?, '{\"web\": \"2026-11-20\"}', ?, 0, 0, ?, ?, ?, ?)",
         (
-            (pid, pid, json.dumps({"first_name": p.first_name, "last_name": p.last_name}),
-             f"{p.first_name} {p.last_name} {p.email}".lower(), events // profiles,
-             _sql_time(NOW - timedelta(days=days)), now, now, now)
+            (
+                pid,
+                pid,
+                json.dumps({"first_name": p.first_name, "last_name": p.last_name}),
+                f"{p.first_name} {p.last_name} {p.email}".lower(),
+                events // profiles,
+                _sql_time(NOW - timedelta(days=days)),
+                now,
+                now,
+                now,
+            )
             for pid, p in zip(ids, population, strict=True)
         ),
     )
@@ -142,8 +199,11 @@ def load_history(
         (
             (uuid.uuid4().hex, pid, kind, value, f"{kind}:{value}", now)
             for pid, p in zip(ids, population, strict=True)
-            for kind, value in (("user_id", p.user_id), ("email", p.email),
-                                ("anonymous_id", p.anonymous_id))
+            for kind, value in (
+                ("user_id", p.user_id),
+                ("email", p.email),
+                ("anonymous_id", p.anonymous_id),
+            )
         ),
     )
     db.execute("COMMIT")
@@ -154,9 +214,22 @@ def load_history(
         for n in range(start, min(events, start + chunk)):
             sku = SKUS[n % len(SKUS)]
             at = _sql_time(NOW - timedelta(seconds=rnd.randrange(span)))
-            rows.append((source_id, f"h-{n}", ids[rnd.randrange(profiles)],
-                         "track", "Product Viewed", "web", sku,
-                         f'{{"sku": "{sku}", "price": 120}}', "{}", "{}", at, at))
+            rows.append(
+                (
+                    source_id,
+                    f"h-{n}",
+                    ids[rnd.randrange(profiles)],
+                    "track",
+                    "Product Viewed",
+                    "web",
+                    sku,
+                    f'{{"sku": "{sku}", "price": 120}}',
+                    "{}",
+                    "{}",
+                    at,
+                    at,
+                )
+            )
         db.execute("BEGIN")
         db.executemany(
             "INSERT INTO events (source_id, message_id, profile_id, type, name, channel, sku, "

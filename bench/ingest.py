@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import httpx
-
 from common import fresh_sqlite, running_server  # type: ignore[import-not-found]
 from gen import batches, messages, people  # type: ignore[import-not-found]
 
@@ -53,10 +52,20 @@ def bare_executemany(rows: list[dict]) -> float:
     db.execute("CREATE INDEX e1 ON events (profile_id, event_at)")
     db.execute("CREATE INDEX e2 ON events (sku, event_at)")
     tuples = [
-        ("s", r["messageId"], r["anonymousId"], r["type"], r.get("event") or r.get("name"), "web",
-         (r.get("properties") or {}).get("sku"), json.dumps(r.get("properties") or {}),
-         json.dumps(r.get("traits") or {}), json.dumps(r.get("context") or {}), r["timestamp"],
-         r["timestamp"])
+        (
+            "s",
+            r["messageId"],
+            r["anonymousId"],
+            r["type"],
+            r.get("event") or r.get("name"),
+            "web",
+            (r.get("properties") or {}).get("sku"),
+            json.dumps(r.get("properties") or {}),
+            json.dumps(r.get("traits") or {}),
+            json.dumps(r.get("context") or {}),
+            r["timestamp"],
+            r["timestamp"],
+        )
         for r in rows
     ]
     start = time.perf_counter()
@@ -100,8 +109,9 @@ def main() -> None:
                         if not pending:
                             return
                         body = pending.pop()
-                    r = client.post("/v1/batch", content=body,
-                                    headers={"content-type": "application/json"})
+                    r = client.post(
+                        "/v1/batch", content=body, headers={"content-type": "application/json"}
+                    )
                     if r.status_code != 200:
                         failures.append(f"{r.status_code} {r.text[:200]}")
 
@@ -119,8 +129,10 @@ def main() -> None:
 
     rate = args.events / elapsed
     bare = bare_executemany(all_messages)
-    print(f"events: {args.events:,}  people: {args.people:,}  batch: {args.batch}  "
-          f"senders: {args.senders}")
+    print(
+        f"events: {args.events:,}  people: {args.people:,}  batch: {args.batch}  "
+        f"senders: {args.senders}"
+    )
     print(f"/v1/batch on SQLite: {rate:,.0f} events/s ({elapsed:.1f} s)")
     print(f"bare sqlite3.executemany: {bare:,.0f} events/s")
     print(f"ratio phygital / bare: {rate / bare:.2f}")

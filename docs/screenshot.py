@@ -48,6 +48,10 @@ def take_screenshot(server: LiveServer) -> None:
         page.locator("input[name=password]").fill(server.password)
         page.locator("form.stack button[type=submit]").click()
         page.wait_for_url(f"{server.url}/")
+        # The demo's family-tablet customer: identifiers, consents, timeline and a merge to undo.
+        page.goto("/customers?q=paolo%20galli")
+        page.locator("main a[href^='/customers/']").first.click()
+        page.wait_for_load_state()
         page.screenshot(path=str(OUTPUT))
         browser.close()
 

@@ -695,3 +695,35 @@ def test_no_token_or_a_revoked_one_is_401(
             response = client.request(method, url, headers=headers, json={})
             assert response.status_code == 401, (method, path, headers, response.text)
     assert client.get(f"{API}/{giulia['id']}", headers=principals.owner.headers).status_code == 200
+
+
+def test_merge_and_unmerge_are_written_to_the_audit_log(
+    client: TestClient,
+    principals: Principals,
+    db,
+    clock,  # type: ignore[no-untyped-def]
+) -> None:
+    from sqlalchemy import select
+
+    from phygital.privacy.models import AuditEntry
+
+    first = create(client, principals.owner, ("email", "one@example.com"))
+    clock.advance(timedelta(seconds=1))
+    second = create(client, principals.owner, ("email", "two@example.com"))
+    merged = client.post(
+        f"/api/v1/customers/{first['id']}/merge",
+        json={"other_id": second["id"]},
+        headers=principals.manager.headers,
+    )
+    assert merged.status_code == 200
+    client.post(
+        f"/api/v1/customers/{first['id']}/unmerge",
+        json={"other_id": second["id"]},
+        headers=principals.manager.headers,
+    )
+    entries = db.scalars(select(AuditEntry).order_by(AuditEntry.at, AuditEntry.action)).all()
+    assert [(e.action, e.actor) for e in entries] == [
+        ("merge", "manager token"),
+        ("unmerge", "manager token"),
+    ]
+    assert "one@example.com" not in str([e.detail for e in entries])

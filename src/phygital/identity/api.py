@@ -156,14 +156,6 @@ def merge_customers(
     survivor = service.merge(
         session, clock=clock, customer_id=customer_id, other_id=data.other_id, by=principal.name
     )
-    privacy_service.audit(
-        session,
-        clock=clock,
-        actor=principal.name,
-        action="merge",
-        subject=survivor,
-        detail={"other_id": data.other_id},
-    )
     return read_model(session, service.get_customer(session, survivor))
 
 
@@ -179,14 +171,6 @@ def unmerge_customers(
     brought. Returns the restored customer."""
     restored = service.unmerge(
         session, clock=clock, customer_id=customer_id, other_id=data.other_id, by=principal.name
-    )
-    privacy_service.audit(
-        session,
-        clock=clock,
-        actor=principal.name,
-        action="unmerge",
-        subject=customer_id,
-        detail={"other_id": data.other_id},
     )
     return read_model(session, service.get_customer(session, restored))
 

@@ -27,6 +27,7 @@ from phygital.identity.resolution import (
     search_text,
     stamp,
 )
+from phygital.privacy.audit import audit
 
 
 @dataclass
@@ -279,6 +280,14 @@ def merge(
             at=now,
         )
     )
+    audit(
+        session,
+        clock=clock,
+        actor=by,
+        action="merge",
+        subject=survivor.id,
+        detail={"merged_id": merged.id},
+    )
     session.flush()
     return survivor.id
 
@@ -313,6 +322,14 @@ def unmerge(session: Session, *, clock: Clock, customer_id: str, other_id: str, 
     if record is not None:
         record.undone_at = now
         record.undone_by = by
+    audit(
+        session,
+        clock=clock,
+        actor=by,
+        action="unmerge",
+        subject=root,
+        detail={"restored_id": other_id},
+    )
     session.flush()
     return other_id
 

@@ -26,7 +26,6 @@ from phygital.identity import identifiers as ids
 from phygital.identity import service, timeline
 from phygital.identity.service import Customer
 from phygital.privacy import consent as consent_service
-from phygital.privacy import service as privacy_service
 from phygital.privacy.models import ContactChannel, Purpose
 from phygital.web import i18n
 from phygital.web.templating import render, request_locale
@@ -309,14 +308,6 @@ def merge_form(
         survivor = service.merge(
             session, clock=clock, customer_id=customer.id, other_id=other_id, by=user.name
         )
-        privacy_service.audit(
-            session,
-            clock=clock,
-            actor=user.name,
-            action="merge",
-            subject=survivor,
-            detail={"other_id": other_id},
-        )
     except DomainError as exc:
         session.rollback()
         detail = None
@@ -360,14 +351,6 @@ def unmerge_form(
     try:
         restored = service.unmerge(
             session, clock=clock, customer_id=customer.id, other_id=other_id, by=user.name
-        )
-        privacy_service.audit(
-            session,
-            clock=clock,
-            actor=user.name,
-            action="unmerge",
-            subject=customer.id,
-            detail={"other_id": other_id},
         )
     except DomainError as exc:
         session.rollback()

@@ -10,22 +10,8 @@ from sqlalchemy.orm import Session
 from phygital.core.clock import Clock
 from phygital.identity.models import Profile
 from phygital.identity.service import get_customer, root_id
-from phygital.privacy.models import AuditEntry
+from phygital.privacy.audit import audit
 from phygital.privacy.registry import holders
-
-
-def audit(
-    session: Session,
-    *,
-    clock: Clock,
-    actor: str,
-    action: str,
-    subject: str,
-    detail: dict[str, Any] | None = None,
-) -> None:
-    session.add(
-        AuditEntry(at=clock.now(), actor=actor, action=action, subject=subject, detail=detail or {})
-    )
 
 
 def export_customer(

@@ -9,7 +9,6 @@ one-line reason (`ConfigError`).
 from __future__ import annotations
 
 import os
-import zoneinfo
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,8 @@ from pydantic_settings import (
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from phygital.core.clock import is_timezone
 
 ENV_PREFIX = "PHYGITAL_"
 
@@ -132,10 +133,8 @@ class Settings(BaseSettings):
     @field_validator("timezone")
     @classmethod
     def _check_timezone(cls, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError("not an IANA time zone (e.g. Europe/Rome)") from exc
+        if not is_timezone(value):
+            raise ValueError("not an IANA time zone (e.g. Europe/Rome)")
         return value
 
     @property

@@ -20,7 +20,7 @@ from phygital.auth.models import Role
 from phygital.auth.service import Principal
 from phygital.config import Settings
 from phygital.core.clock import Clock
-from phygital.core.errors import PermissionDenied, Unauthenticated
+from phygital.core.errors import Invalid, PermissionDenied, Unauthenticated
 from phygital.core.security import constant_time_equals
 
 CSRF_SESSION_KEY = "csrf"
@@ -126,6 +126,26 @@ def csrf_token(request: Request) -> str:
         token = secrets.token_urlsafe(32)
         request.session[CSRF_SESSION_KEY] = token
     return str(token)
+
+
+async def reject_nul(request: Request) -> None:
+    """No text may contain NUL: PostgreSQL cannot store it (a 500 otherwise), and no real name,
+    address or e-mail has one. Checked on the query, on JSON bodies (`\\u0000`) and on form
+    fields (the form FastAPI already parsed: its stream cannot be read twice)."""
+    if "%00" in request.url.query:
+        raise Invalid("text must not contain NUL characters", field="query")
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form()
+        if any(isinstance(v, str) and "\x00" in v for v in form.values()):
+            raise Invalid("text must not contain NUL characters", field="body")
+    elif b"\\u0000" in await request.body():
+        raise Invalid("text must not contain NUL characters", field="body")
+
+
+NoNul = Depends(reject_nul)
 
 
 class CsrfError(Exception):

@@ -21,6 +21,7 @@ from phygital.core.clock import Clock, SystemClock
 from phygital.core.jobs import Worker, WorkerThread
 from phygital.core.schemas import API_ERRORS
 from phygital.db import make_engine, make_session_factory, transaction
+from phygital.deps import NoNul
 from phygital.web import errors
 from phygital.web.middleware import LocaleMiddleware
 from phygital.web.templating import make_environment
@@ -133,13 +134,11 @@ def create_app(
     app.add_middleware(tracking_snippet.TrackingCorsMiddleware)
 
     # Every /api route can answer the contract's error codes; the schema says so.
-    app.include_router(commerce_api.router, responses=API_ERRORS)
-    app.include_router(identity_api.router, responses=API_ERRORS)
-    app.include_router(sources_api.router, responses=API_ERRORS)
-    app.include_router(tracking_api.router)
+    for api_router in (commerce_api.router, identity_api.router, sources_api.router):
+        app.include_router(api_router, responses=API_ERRORS, dependencies=[NoNul])
+    app.include_router(tracking_api.router)  # cleans NUL itself (tracking.messages.storable)
     app.include_router(tracking_snippet.router)
-    app.include_router(identity_views.router)
-    app.include_router(tracking_views.router)
-    app.include_router(web_views.router)
+    for page_router in (identity_views.router, tracking_views.router, web_views.router):
+        app.include_router(page_router, dependencies=[NoNul])
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

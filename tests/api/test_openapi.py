@@ -54,3 +54,28 @@ def test_schema_documents_every_api_route(client) -> None:  # type: ignore[no-un
     ):
         assert expected in paths
     assert not any(p.startswith(("/login", "/customers", "/settings")) for p in paths)
+
+
+def test_text_with_nul_characters_is_refused_everywhere(client, principals) -> None:  # type: ignore[no-untyped-def]
+    headers = principals.owner.headers
+    store = client.post("/api/v1/stores", json={"code": "N", "name": "a\u0000b"}, headers=headers)
+    assert store.status_code == 422
+    assert "NUL" in str(store.json()["detail"])
+    search = client.get("/api/v1/customers?q=ab%00cd", headers=headers)
+    assert search.status_code == 422
+    page = client.post(
+        "/login",
+        data={"email": "a\u0000@example.com", "password": "x"},
+        headers={"Accept": "text/html"},
+    )
+    assert page.status_code == 422
+
+
+def test_an_absurd_time_zone_is_invalid_input_not_a_crash(client, principals) -> None:  # type: ignore[no-untyped-def]
+    for zone in ("0" * 300, "Europe/Nowhere", "../../etc/passwd", "Europe/Rom\u00e9"):
+        response = client.post(
+            "/api/v1/stores",
+            json={"code": "Z", "name": "Z", "timezone": zone},
+            headers=principals.owner.headers,
+        )
+        assert response.status_code == 422, zone

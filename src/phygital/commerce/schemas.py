@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-import zoneinfo
 from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from phygital.core.clock import is_timezone
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HHMM = re.compile(r"^([01]\d|2[0-4]):[0-5]\d$")
@@ -71,10 +72,8 @@ class StoreCreate(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _tz(cls, value: str) -> str:
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError("not an IANA time zone (e.g. Europe/Rome)") from None
+        if not is_timezone(value):
+            raise ValueError("not an IANA time zone (e.g. Europe/Rome)")
         return value
 
     @field_validator("opening_hours")

@@ -7,6 +7,7 @@ All times are timezone-aware and stored in UTC.
 from __future__ import annotations
 
 import threading
+import zoneinfo
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -52,3 +53,15 @@ def as_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+def is_timezone(name: str) -> bool:
+    """Whether `name` is an IANA time zone (e.g. Europe/Rome). ZoneInfo reads a file named after
+    the key, so garbage can raise OSError (a name too long) besides the documented errors."""
+    if not name or len(name) > 64 or not name.isascii():
+        return False
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True

@@ -35,7 +35,7 @@ from phygital.identity.models import Profile
 from phygital.identity.resolution import Observation, resolve_many
 from phygital.privacy import consent
 from phygital.privacy.consent import ConsentStatement
-from phygital.privacy.models import ConsentEntry, ContactChannel, Purpose
+from phygital.privacy.models import ContactChannel, Purpose
 
 IDENTIFIER_COLUMNS = {
     "user_id": ids.USER_ID,
@@ -386,13 +386,7 @@ def _record_consents(
         )
     }
     known: dict[tuple[str, str, str], _Known] = {}
-    # Read straight from the ledger, for the whole batch at once: privacy.consent.current() is
-    # one customer per query and leaves out the wording (a batch read there would be better).
-    for entry in session.scalars(
-        select(ConsentEntry)
-        .where(ConsentEntry.profile_id.in_(root_of.keys()))
-        .order_by(ConsentEntry.at, ConsentEntry.recorded_at)
-    ):
+    for entry in consent.ledger(session, profile_ids=list(root_of)):
         key = (root_of[entry.profile_id], str(entry.purpose), str(entry.channel))
         known.setdefault(key, _Known()).entries.append((entry.at, entry.granted, entry.wording))
 
@@ -415,10 +409,7 @@ def _record_consents(
                     wording=row.consent_wording,
                 )
             )
-    # One call per profile (each flushes): privacy owns the ledger and how it is written.
-    for profile_id, statements in pending.items():
-        consent.record(session, clock=clock, profile_id=profile_id, statements=statements)
-    return sum(len(s) for s in pending.values())
+    return consent.record_many(session, clock=clock, statements=pending)
 
 
 @dataclass

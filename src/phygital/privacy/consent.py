@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from phygital.core.clock import Clock
 from phygital.core.errors import Invalid
+from phygital.db import new_id
 from phygital.privacy.models import ConsentEntry, ContactChannel, Purpose
 
 
@@ -43,22 +44,47 @@ def record(
     session: Session, *, clock: Clock, profile_id: str, statements: list[ConsentStatement]
 ) -> None:
     """Append statements to the ledger; nothing is ever overwritten."""
+    record_many(session, clock=clock, statements={profile_id: statements})
+
+
+def record_many(
+    session: Session, *, clock: Clock, statements: dict[str, list[ConsentStatement]]
+) -> int:
+    """Append the statements of many profiles in one write (imports); returns how many."""
     now = clock.now()
-    for s in statements:
-        purpose, channel = check(s.purpose, s.channel)
-        session.add(
-            ConsentEntry(
-                profile_id=profile_id,
-                purpose=purpose,
-                channel=channel,
-                granted=s.granted,
-                at=s.at,
-                source=s.source[:200],
-                wording=s.wording,
-                recorded_at=now,
+    rows = []
+    for profile_id, items in statements.items():
+        for s in items:
+            purpose, channel = check(s.purpose, s.channel)
+            rows.append(
+                {
+                    "id": new_id(),
+                    "profile_id": profile_id,
+                    "purpose": purpose.value,
+                    "channel": channel.value,
+                    "granted": s.granted,
+                    "at": s.at,
+                    "source": s.source[:200],
+                    "wording": s.wording,
+                    "recorded_at": now,
+                }
             )
+    if rows:
+        # On the Connection: a Core executemany, not one ORM object per statement.
+        session.connection().execute(insert(ConsentEntry), rows)
+    return len(rows)
+
+
+def ledger(session: Session, *, profile_ids: list[str]) -> list[ConsentEntry]:
+    """Every statement of these profiles, oldest first, with its wording (for imports that
+    must not append a statement the ledger already holds)."""
+    return list(
+        session.scalars(
+            select(ConsentEntry)
+            .where(ConsentEntry.profile_id.in_(profile_ids))
+            .order_by(ConsentEntry.at, ConsentEntry.recorded_at)
         )
-    session.flush()
+    )
 
 
 def current(session: Session, *, member_ids: list[str]) -> dict[str, dict[str, dict[str, Any]]]:

@@ -88,6 +88,20 @@ def running_server(database_url: str, workdir: Path) -> Iterator[LiveServer]:
     if demo.returncode != 0:
         raise RuntimeError(f"`phygital demo` failed ({demo.returncode}): {demo.stderr.strip()}")
 
+    with serving(env, workdir) as url:
+        yield LiveServer(
+            url=url,
+            owner_email=OWNER_EMAIL,
+            owner_name=OWNER_NAME,
+            password=password,
+            database_url=database_url,
+            workdir=workdir,
+        )
+
+
+@contextmanager
+def serving(env: dict[str, str], workdir: Path) -> Iterator[str]:
+    """`phygital serve` on a free port until the block ends; yields its base URL."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = workdir / f"serve-{port}.log"
@@ -101,14 +115,7 @@ def running_server(database_url: str, workdir: Path) -> Iterator[LiveServer]:
         )
     try:
         _wait_until_healthy(url, process, log_path)
-        yield LiveServer(
-            url=url,
-            owner_email=OWNER_EMAIL,
-            owner_name=OWNER_NAME,
-            password=password,
-            database_url=database_url,
-            workdir=workdir,
-        )
+        yield url
     finally:
         process.terminate()
         try:

@@ -20,7 +20,7 @@ from rudderstack.analytics import Client as RudderClient
 from segment.analytics import Client as SegmentClient
 
 from tests import dbs
-from tests.e2e.server import _wait_until_healthy, free_port, phygital_command, server_env
+from tests.e2e.server import phygital_command, server_env, serving
 
 ANON = "0b7c6a1e-3f2d-4c5b-9a8e-7d6c5b4a3f2e"
 
@@ -59,19 +59,7 @@ def server(db_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
     env = server_env(database_url)
     try:
         token = _token(env, workdir)  # also creates the schema
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        log_path = workdir / "serve.log"
-        with log_path.open("w") as log:
-            process = subprocess.Popen(
-                [*phygital_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
-                env=env,
-                cwd=workdir,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        try:
-            _wait_until_healthy(url, process, log_path)
+        with serving(env, workdir) as url:
             response = httpx.post(
                 f"{url}/api/v1/sources",
                 json={"name": "Sito web", "channel": "web"},
@@ -80,13 +68,6 @@ def server(db_kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
             )
             assert response.status_code == 201, response.text
             yield Server(url=url, token=token, write_key=response.json()["write_key"])
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
     finally:
         dbs.drop_database(database_url)
 

@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     shopify_secret: str | None = Field(default=None, repr=False)
     woocommerce_secret: str | None = Field(default=None, repr=False)
     smtp_url: str | None = Field(default=None, repr=False)
+    # Not in the contract's table, same style: the sender of e-mails to customers, and the store
+    # (code) a WooCommerce pickup goes to when its shipping line names none.
+    mail_from: str = "Phygital <no-reply@localhost>"
+    woocommerce_pickup_store: str | None = None
 
     # Operations (not in the contract's table, same style).
     session_cookie_secure: bool = False

@@ -34,6 +34,7 @@ SESSION_COOKIE = "phygital_session"
 # Domain modules that register job handlers, timeline providers and privacy holders.
 HOOK_MODULES: tuple[str, ...] = (
     "phygital.tracking.hooks",
+    "phygital.commerce.hooks",
     "phygital.privacy.hooks",
     "phygital.identity.hooks",
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -348,24 +349,89 @@ def merge_history(session: Session, *, customer_id: str) -> list[MergeRecord]:
     )
 
 
-def record_order(
-    session: Session, *, profile_id: str, amount: Decimal, at: datetime, channel: str | None
-) -> None:
-    """Keep a member's order counters current (commerce calls this for each new order)."""
-    profile = session.get(Profile, profile_id)
-    if profile is None:
+@dataclass(frozen=True)
+class OrderFact:
+    """What commerce tells identity about one new order of a member profile."""
+
+    profile_id: str
+    amount: Decimal
+    at: datetime
+    channel: str | None
+
+
+def record_orders(session: Session, *, facts: list[OrderFact]) -> None:
+    """Keep members' order counters current (commerce calls this for each batch of new orders):
+    one read and one bulk update, whatever the batch size."""
+    by_member: dict[str, list[OrderFact]] = {}
+    for fact in facts:
+        by_member.setdefault(fact.profile_id, []).append(fact)
+    if not by_member:
         return
-    profile.orders_count += 1
-    profile.revenue = (profile.revenue or Decimal(0)) + amount
-    if profile.last_seen_at is None or at > profile.last_seen_at:
-        profile.last_seen_at = at
-    if profile.first_seen_at is None or at < profile.first_seen_at:
-        profile.first_seen_at = at
-    if channel:
+    profiles = session.scalars(select(Profile).where(Profile.id.in_(list(by_member))))
+    for profile in profiles:
+        group = by_member[profile.id]
+        profile.orders_count += len(group)
+        profile.revenue = (profile.revenue or Decimal(0)) + sum(
+            (f.amount for f in group), Decimal(0)
+        )
+        first = min(f.at for f in group)
+        last = max(f.at for f in group)
+        if profile.last_seen_at is None or last > profile.last_seen_at:
+            profile.last_seen_at = last
+        if profile.first_seen_at is None or first < profile.first_seen_at:
+            profile.first_seen_at = first
         channels = dict(profile.channels or {})
-        if channels.get(channel, "") < stamp(at):
-            channels[channel] = stamp(at)
-        profile.channels = channels
+        for fact in group:
+            if fact.channel and channels.get(fact.channel, "") < stamp(fact.at):
+                channels[fact.channel] = stamp(fact.at)
+        if channels != profile.channels:
+            profile.channels = channels
+
+
+def forget_orders(session: Session, *, facts: list[OrderFact]) -> None:
+    """Take cancelled orders out of the members' counters (times and channels stay: the
+    person was seen then)."""
+    for fact in facts:
+        profile = session.get(Profile, fact.profile_id)
+        if profile is not None:
+            profile.orders_count = max(profile.orders_count - 1, 0)
+            profile.revenue = (profile.revenue or Decimal(0)) - fact.amount
+
+
+def roots_of(session: Session, member_ids: Iterable[str]) -> dict[str, str]:
+    """The customer (cluster root) of each member profile, in one query."""
+    wanted = sorted(set(member_ids))
+    result: dict[str, str] = {}
+    for start in range(0, len(wanted), 900):
+        chunk = wanted[start : start + 900]
+        rows = session.execute(
+            select(Profile.id, Profile.canonical_id).where(Profile.id.in_(chunk))
+        )
+        result.update({member: root for member, root in rows})
+    return result
+
+
+def identifier_values(session: Session, member_ids: list[str]) -> list[str]:
+    """The identifier values of these member profiles (e-mails, phones, cards, ids): what an
+    eraser searches for in text it cannot otherwise tie to the person."""
+    if not member_ids:
+        return []
+    return list(
+        session.scalars(select(Identifier.value).where(Identifier.profile_id.in_(member_ids)))
+    )
+
+
+def member_ids_of(session: Session, customer_ids: Iterable[str]) -> dict[str, list[str]]:
+    """Every member profile of each customer (root id -> member ids), in one query."""
+    wanted = sorted(set(customer_ids))
+    result: dict[str, list[str]] = {root: [] for root in wanted}
+    if wanted:
+        rows = session.execute(
+            select(Profile.id, Profile.canonical_id).where(Profile.canonical_id.in_(wanted))
+        )
+        for member, root in rows:
+            result[root].append(member)
+    return result
 
 
 def refresh_search_text(session: Session, *, profile_id: str) -> None:

@@ -1,0 +1,436 @@
+"""Orders from every channel, with one model and one way in.
+
+`save_orders` takes a batch of orders in the contract's shape (`OrderCreate`) from any entry
+point (REST, web-shop webhooks, the POS import) and, for those not seen before (idempotent on
+`(channel, external_id)`):
+
+- resolves each customer through the identity rules (one lookup for the batch), so the order is
+  on the person's timeline and their counters stay current; an order without identifiers (an
+  anonymous till sale) still counts for its store;
+- keeps lines whose sku the catalogue lacks, flagged (`known = false`), never dropping them;
+- reserves stock for pickups, takes in-store sales off the shelf, counts products bought
+  together (for the pickup desk's suggestions);
+- promises pickups from the store's opening hours, exceptions and preparation time.
+
+Everything is written in bulk, so a batch of a thousand receipts costs a handful of statements.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from itertools import combinations
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from phygital.commerce import promises
+from phygital.commerce import service as store_service
+from phygital.commerce.hours import ready_by
+from phygital.commerce.models import (
+    Fulfilment,
+    Order,
+    OrderLine,
+    OrderOrigin,
+    OrderStatus,
+    ProductPair,
+    PromiseKind,
+    Store,
+)
+from phygital.commerce.schemas import LineRead, OrderCreate, OrderRead
+from phygital.core.clock import Clock
+from phygital.core.errors import Conflict, Invalid, NotFound
+from phygital.db import new_id
+from phygital.identity import service as identity
+from phygital.identity.resolution import Observation, resolve_many
+
+# An order with more distinct products than this says little about what goes together.
+MAX_PAIR_LINES = 20
+OPEN_PICKUP = (OrderStatus.AWAITING, OrderStatus.READY)
+
+
+@dataclass(frozen=True)
+class Saved:
+    order_id: str
+    created: bool
+
+
+def subject(order_id: str) -> str:
+    return f"order:{order_id}"
+
+
+def _initial_status(fulfilment: str) -> OrderStatus:
+    if fulfilment == Fulfilment.PICKUP:
+        return OrderStatus.AWAITING
+    if fulfilment == Fulfilment.IN_STORE:
+        return OrderStatus.FULFILLED
+    return OrderStatus.PLACED
+
+
+def observation_for(data: OrderCreate, *, region: str, field: str = "customer") -> Observation:
+    """What an order says about its customer (identifiers normalised; `Invalid` names the bad
+    one)."""
+    idents = identity.parse_identifiers(
+        [(i.kind, i.value) for i in data.customer.identifiers],
+        region=region,
+        field=f"{field}.identifiers",
+    )
+    return Observation(
+        identifiers=idents,
+        at=data.placed_at,
+        traits=dict(data.customer.traits),
+        channel=data.channel,
+        cause="order",
+        ref=f"order {data.channel}:{data.external_id}",
+        counts_as_event=False,
+    )
+
+
+def save_orders(
+    session: Session,
+    *,
+    clock: Clock,
+    region: str,
+    origin: OrderOrigin,
+    items: Sequence[OrderCreate],
+    cancelled: Iterable[int] = (),
+    source_updated_at: Sequence[datetime | None] | None = None,
+) -> list[Saved]:
+    """Store the orders not seen before; return each item's order id and whether it is new.
+    `cancelled` lists the indexes of items that arrive already cancelled (a web shop's
+    cancelled order seen first). Raises `Invalid` naming the field for an unknown store or a bad
+    identifier, before anything is written."""
+    cancelled_at = set(cancelled)
+    stores = store_service.stores_by_code(session, (i.store for i in items if i.store))
+    for index, item in enumerate(items):
+        if item.store and item.store not in stores:
+            prefix = f"[{index}]." if len(items) > 1 else ""
+            raise Invalid(f"{prefix}store: no store with code {item.store!r}", field="store")
+    observations = [observation_for(item, region=region) for item in items]
+
+    existing = _existing(session, [(i.channel, i.external_id) for i in items])
+    results: list[Saved] = []
+    new: list[int] = []
+    seen: dict[tuple[str, str], str] = {}
+    for index, item in enumerate(items):
+        key = (item.channel, item.external_id)
+        if key in existing:
+            results.append(Saved(existing[key], False))
+        elif key in seen:
+            results.append(Saved(seen[key], False))
+        else:
+            seen[key] = new_id()
+            results.append(Saved(seen[key], True))
+            new.append(index)
+    if not new:
+        return results
+
+    with_identity = [i for i in new if observations[i].identifiers]
+    resolutions = resolve_many(
+        session, clock=clock, observations=[observations[i] for i in with_identity]
+    )
+    profile_of = {
+        i: r.profile_id for i, r in zip(with_identity, resolutions, strict=True) if r is not None
+    }
+    known = store_service.products_by_sku(session, (ln.sku for i in new for ln in items[i].lines))
+    pickup_stores = [stores[items[i].store] for i in new if items[i].fulfilment == "pickup"]  # type: ignore[index]
+    schedule_of = store_service.schedules(session, {s.id: s for s in pickup_stores}.values())
+
+    now = clock.now()
+    order_rows: list[dict[str, object]] = []
+    line_rows: list[dict[str, object]] = []
+    stock: dict[tuple[str, str], tuple[int, int]] = {}
+    pairs: Counter[tuple[str, str]] = Counter()
+    facts: list[identity.OrderFact] = []
+    pickups: list[tuple[str, Store, datetime, str | None, str]] = []
+    for index in new:
+        item = items[index]
+        order_id = results[index].order_id
+        store = stores[item.store] if item.store else None
+        is_cancelled = index in cancelled_at
+        status = OrderStatus.CANCELLED if is_cancelled else _initial_status(item.fulfilment or "")
+        promised = None
+        if item.fulfilment == "pickup" and store is not None:
+            promised = ready_by(schedule_of[store.id], item.placed_at, store.prep_minutes)
+        total = item.total
+        unknown = sum(1 for ln in item.lines if ln.sku not in known)
+        profile_id = profile_of.get(index)
+        order_rows.append(
+            {
+                "id": order_id,
+                "external_id": item.external_id,
+                "channel": item.channel,
+                "origin": origin,
+                "status": status,
+                "fulfilment": item.fulfilment,
+                "store_id": store.id if store else None,
+                "profile_id": profile_id,
+                "currency": item.currency,
+                "total": total,
+                "placed_at": item.placed_at,
+                "promised_ready_at": promised,
+                "cancelled_at": now if is_cancelled else None,
+                "source_updated_at": source_updated_at[index] if source_updated_at else None,
+                "label": item.label,
+                "note": item.note,
+                "lines_count": len(item.lines),
+                "unknown_skus": unknown,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        for line in item.lines:
+            line_rows.append(
+                {
+                    "order_id": order_id,
+                    "sku": line.sku,
+                    "name": line.name or (known[line.sku].name if line.sku in known else None),
+                    "quantity": line.quantity,
+                    "unit_price": line.unit_price,
+                    "known": line.sku in known,
+                }
+            )
+        if is_cancelled:
+            continue
+        if store is not None:
+            for line in item.lines:
+                place = (store.id, line.sku)
+                on_hand, reserved = stock.get(place, (0, 0))
+                if item.fulfilment == "pickup":
+                    stock[place] = (on_hand, reserved + line.quantity)
+                elif item.fulfilment == "in_store":
+                    stock[place] = (on_hand - line.quantity, reserved)
+        skus = sorted({ln.sku for ln in item.lines})
+        if 1 < len(skus) <= MAX_PAIR_LINES:
+            pairs.update(combinations(skus, 2))
+        if profile_id is not None:
+            facts.append(identity.OrderFact(profile_id, total, item.placed_at, item.channel))
+        if promised is not None and store is not None:
+            pickups.append((order_id, store, promised, profile_id, item.channel))
+
+    session.execute(insert(Order), order_rows)
+    session.execute(insert(OrderLine), line_rows)
+    store_service.adjust_stock(session, stock)
+    _count_pairs(session, pairs)
+    identity.record_orders(session, facts=facts)
+    for order_id, store, promised, profile_id, channel in pickups:
+        promises.make(
+            session,
+            clock=clock,
+            kind=PromiseKind.PICKUP_READY,
+            subject=subject(order_id),
+            due_at=promised,
+            store_id=store.id,
+            channel=channel,
+            profile_id=profile_id,
+            made_at=now,
+        )
+    return results
+
+
+def _existing(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    wanted = set(keys)
+    ids = sorted({external for _, external in wanted})
+    found: dict[tuple[str, str], str] = {}
+    for start in range(0, len(ids), 900):
+        rows = session.execute(
+            select(Order.channel, Order.external_id, Order.id).where(
+                Order.external_id.in_(ids[start : start + 900])
+            )
+        )
+        for channel, external_id, order_id in rows:
+            if (channel, external_id) in wanted:
+                found[(channel, external_id)] = order_id
+    return found
+
+
+def _count_pairs(session: Session, pairs: Counter[tuple[str, str]]) -> None:
+    """Add to the bought-together counts (both directions) with the database's upsert."""
+    if not pairs:
+        return
+    rows = [{"sku": a, "other_sku": b, "orders": n} for (a, b), n in pairs.items()]
+    rows += [{"sku": b, "other_sku": a, "orders": n} for (a, b), n in pairs.items()]
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as upsert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as upsert  # type: ignore[assignment]
+    stmt = upsert(ProductPair)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["sku", "other_sku"],
+        set_={"orders": ProductPair.orders + stmt.excluded.orders},
+    )
+    rows.sort(key=lambda r: (str(r["sku"]), str(r["other_sku"])))  # a stable lock order
+    session.execute(stmt, rows)
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def effective_status(order: Order, now: datetime) -> str:
+    """The stored status, or `overdue` for a pickup past its promise or its collection time."""
+    promised, collect_by = order.promised_ready_at, order.collect_by
+    if order.status == OrderStatus.AWAITING and promised is not None and promised < now:
+        return "overdue"
+    if order.status == OrderStatus.READY and collect_by is not None and collect_by < now:
+        return "overdue"
+    return str(order.status)
+
+
+def get_order(session: Session, order_id: str) -> Order:
+    order = session.get(Order, order_id)
+    if order is None:
+        raise NotFound(f"no order {order_id}")
+    return order
+
+
+def lines_of(session: Session, order_ids: list[str]) -> dict[str, list[OrderLine]]:
+    result: dict[str, list[OrderLine]] = {i: [] for i in order_ids}
+    for start in range(0, len(order_ids), 900):
+        rows = session.scalars(
+            select(OrderLine)
+            .where(OrderLine.order_id.in_(order_ids[start : start + 900]))
+            .order_by(OrderLine.id)
+        )
+        for line in rows:
+            result[line.order_id].append(line)
+    return result
+
+
+def read_models(session: Session, orders: list[Order], *, now: datetime) -> list[OrderRead]:
+    """Orders in the API's shape: three queries whatever their number (lines, stores,
+    customers)."""
+    ids = [o.id for o in orders]
+    lines = lines_of(session, ids)
+    store_ids = {o.store_id for o in orders if o.store_id}
+    codes = {
+        store_id: code
+        for store_id, code in session.execute(
+            select(Store.id, Store.code).where(Store.id.in_(store_ids))
+        )
+    }
+    roots = identity.roots_of(session, (o.profile_id for o in orders if o.profile_id))
+    return [
+        OrderRead(
+            id=o.id,
+            external_id=o.external_id,
+            channel=o.channel,
+            origin=str(o.origin),
+            status=effective_status(o, now),
+            store=codes.get(o.store_id) if o.store_id else None,
+            customer_id=roots.get(o.profile_id) if o.profile_id else None,
+            fulfilment=str(o.fulfilment),
+            lines=[
+                LineRead(
+                    sku=ln.sku,
+                    name=ln.name,
+                    quantity=ln.quantity,
+                    unit_price=ln.unit_price,
+                    known=ln.known,
+                )
+                for ln in lines[o.id]
+            ],
+            total=o.total,
+            currency=o.currency,
+            placed_at=o.placed_at,
+            promised_ready_at=o.promised_ready_at,
+            ready_at=o.ready_at,
+            collected_at=o.collected_at,
+            cancelled_at=o.cancelled_at,
+            label=o.label,
+        )
+        for o in orders
+    ]
+
+
+# -- state changes ------------------------------------------------------------------------------
+
+
+def _stock_for(
+    session: Session, order: Order, *, on_hand: int, reserved: int
+) -> dict[tuple[str, str], tuple[int, int]]:
+    changes: dict[tuple[str, str], tuple[int, int]] = {}
+    if order.store_id is None:
+        return changes
+    for line in lines_of(session, [order.id])[order.id]:
+        key = (order.store_id, line.sku)
+        a, b = changes.get(key, (0, 0))
+        changes[key] = (a + on_hand * line.quantity, b + reserved * line.quantity)
+    return changes
+
+
+def mark_ready(session: Session, *, clock: Clock, order: Order) -> Order:
+    """A pickup is ready at the store: the promise is settled and the customer is told."""
+    if order.fulfilment != Fulfilment.PICKUP:
+        raise Conflict("only pickup orders become ready", field="fulfilment")
+    if order.status == OrderStatus.READY:
+        return order  # a double tap changes nothing
+    if order.status != OrderStatus.AWAITING:
+        raise Conflict(f"a {order.status} order cannot become ready", field="status")
+    now = clock.now()
+    store = session.get(Store, order.store_id) if order.store_id else None
+    order.status = OrderStatus.READY
+    order.ready_at = now
+    order.collect_by = now + timedelta(days=store.hold_days if store else 7)
+    promises.resolve(session, subject=subject(order.id), kind=PromiseKind.PICKUP_READY, at=now)
+    from phygital.commerce import notifications
+
+    notifications.pickup_ready(session, clock=clock, order=order)
+    session.flush()
+    return order
+
+
+def mark_collected(session: Session, *, clock: Clock, order: Order) -> Order:
+    """The customer took the pickup: the reserved units leave the shelf."""
+    if order.fulfilment != Fulfilment.PICKUP:
+        raise Conflict("only pickup orders are collected", field="fulfilment")
+    if order.status == OrderStatus.COLLECTED:
+        return order
+    if order.status not in OPEN_PICKUP:
+        raise Conflict(f"a {order.status} order cannot be collected", field="status")
+    now = clock.now()
+    if order.status == OrderStatus.AWAITING:
+        # Handed over straight away: it was ready when collected.
+        order.ready_at = now
+        promises.resolve(session, subject=subject(order.id), kind=PromiseKind.PICKUP_READY, at=now)
+    order.status = OrderStatus.COLLECTED
+    order.collected_at = now
+    store_service.adjust_stock(session, _stock_for(session, order, on_hand=-1, reserved=-1))
+    session.flush()
+    return order
+
+
+def cancel(session: Session, *, clock: Clock, order: Order) -> Order:
+    """Call an order off: reservations are released, its promise is cancelled and it leaves
+    the customer's counters. A collected or fulfilled order is history and stays."""
+    if order.status == OrderStatus.CANCELLED:
+        return order
+    if order.status in (OrderStatus.COLLECTED, OrderStatus.FULFILLED):
+        raise Conflict(f"a {order.status} order cannot be cancelled", field="status")
+    now = clock.now()
+    if order.status in OPEN_PICKUP:
+        store_service.adjust_stock(session, _stock_for(session, order, on_hand=0, reserved=-1))
+    order.status = OrderStatus.CANCELLED
+    order.cancelled_at = now
+    promises.cancel(session, subject=subject(order.id), at=now)
+    if order.profile_id:
+        identity.forget_orders(
+            session,
+            facts=[identity.OrderFact(order.profile_id, order.total, order.placed_at, None)],
+        )
+    session.flush()
+    return order
+
+
+def mark_fulfilled(session: Session, *, clock: Clock, order: Order) -> Order:
+    """A delivery order left the warehouse (a web shop says it is fulfilled)."""
+    if order.status == OrderStatus.PLACED:
+        order.status = OrderStatus.FULFILLED
+        session.flush()
+    return order
+
+
+def total_of(lines: Iterable[OrderLine]) -> Decimal:
+    return sum((ln.unit_price * ln.quantity for ln in lines), Decimal("0.00"))

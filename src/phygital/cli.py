@@ -179,7 +179,10 @@ def worker_command(
     load_hooks()
     _setup_logging()
     worker = Worker(
-        factory, clock=SystemClock(), lease=timedelta(seconds=settings.job_lease_seconds)
+        factory,
+        clock=SystemClock(),
+        lease=timedelta(seconds=settings.job_lease_seconds),
+        settings=settings,
     )
     if once:
         worker.run_until_idle()

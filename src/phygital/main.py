@@ -76,6 +76,7 @@ def create_app(
                 session_factory,
                 clock=clock,
                 lease=timedelta(seconds=settings.job_lease_seconds),
+                settings=settings,
             )
             thread = WorkerThread(worker, settings.worker_poll_seconds)
             thread.start()
@@ -124,6 +125,9 @@ def create_app(
         return JSONResponse({"status": "ok"})
 
     from phygital.commerce import api as commerce_api
+    from phygital.commerce import outbox_views as commerce_outbox
+    from phygital.commerce import views as commerce_views
+    from phygital.commerce.webhooks import api as webhooks_api
     from phygital.identity import api as identity_api
     from phygital.identity import views as identity_views
     from phygital.tracking import api as tracking_api
@@ -139,7 +143,14 @@ def create_app(
         app.include_router(api_router, responses=API_ERRORS, dependencies=[NoNul])
     app.include_router(tracking_api.router)  # cleans NUL itself (tracking.messages.storable)
     app.include_router(tracking_snippet.router)
-    for page_router in (identity_views.router, tracking_views.router, web_views.router):
+    app.include_router(webhooks_api.router)  # verifies signatures on the raw bytes first
+    for page_router in (
+        identity_views.router,
+        tracking_views.router,
+        commerce_views.router,
+        commerce_outbox.router,
+        web_views.router,
+    ):
         app.include_router(page_router, dependencies=[NoNul])
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -24,11 +24,12 @@ def test_every_message_is_translated_to_italian() -> None:
         options_map={"templates/**.html": jinja_options},
     )
     wanted = {message[2] for message in found}
-    po = ROOT / "src/phygital/locale/it/LC_MESSAGES/messages.po"
-    with po.open("rb") as fh:
-        italian = {m.id: m.string for m in read_po(fh, locale="it") if m.id}
+    italian: dict[object, object] = {}
+    for po in i18n.catalog_files("it"):
+        with po.open("rb") as fh:
+            italian.update({m.id: m.string for m in read_po(fh, locale="it") if m.id})
     missing = sorted(str(m) for m in wanted if not italian.get(m))
-    assert not missing, f"untranslated in it/messages.po: {missing}"
+    assert not missing, f"untranslated in it/LC_MESSAGES/*.po: {missing}"
 
 
 def test_accept_language_negotiation() -> None:

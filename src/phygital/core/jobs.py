@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -30,6 +30,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from phygital.core.clock import Clock
 from phygital.core.errors import Conflict, NotFound
 from phygital.core.models import Job, JobStatus
+
+if TYPE_CHECKING:
+    from phygital.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +58,8 @@ class JobContext:
     clock: Clock
     job_id: str
     attempt: int
+    # The process's configuration (SMTP server, API credentials); None in bare tests.
+    settings: Settings | None = None
 
 
 Handler = Callable[[JobContext, dict[str, Any]], None]
@@ -142,9 +147,11 @@ class Worker:
         worker_id: str | None = None,
         lease: timedelta = timedelta(minutes=5),
         batch_size: int = 10,
+        settings: Settings | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.clock = clock
+        self.settings = settings
         self.worker_id = worker_id or default_worker_id()
         self.lease = lease
         self.batch_size = batch_size
@@ -249,7 +256,13 @@ class Worker:
                 raise PermanentJobError(f"no handler registered for job {name!r}")
             with self.session_factory() as session, session.begin():
                 handler(
-                    JobContext(session=session, clock=self.clock, job_id=job_id, attempt=attempt),
+                    JobContext(
+                        session=session,
+                        clock=self.clock,
+                        job_id=job_id,
+                        attempt=attempt,
+                        settings=self.settings,
+                    ),
                     payload,
                 )
                 # Finishing is part of the job's own transaction: its effects and its "done"

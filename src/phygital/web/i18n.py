@@ -28,17 +28,27 @@ LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 _current: ContextVar[str] = ContextVar("phygital_locale", default=DEFAULT_LOCALE)
 
 
+def catalog_files(locale: str) -> list[Path]:
+    """A locale's catalogs: `messages.po` and one per domain (`commerce.po`, …), all merged."""
+    return sorted((LOCALE_DIR / locale / "LC_MESSAGES").glob("*.po"))
+
+
 @lru_cache(maxsize=len(LOCALES))
 def translations(locale: str) -> NullTranslations:
-    po_path = LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po"
-    if not po_path.exists():
-        return NullTranslations()
-    with po_path.open("rb") as fh:
-        catalog = read_po(fh, locale=locale)
-    buf = io.BytesIO()
-    write_mo(buf, catalog)
-    buf.seek(0)
-    return Translations(buf)
+    merged: NullTranslations | None = None
+    for po_path in catalog_files(locale):
+        with po_path.open("rb") as fh:
+            catalog = read_po(fh, locale=locale)
+        buf = io.BytesIO()
+        write_mo(buf, catalog)
+        buf.seek(0)
+        part = Translations(buf)
+        if merged is None:
+            merged = part
+        else:
+            assert isinstance(merged, Translations)
+            merged.merge(part)
+    return merged or NullTranslations()
 
 
 def set_locale(locale: str) -> None:

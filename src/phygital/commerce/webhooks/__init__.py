@@ -1,0 +1,1 @@
+"""Web-shop webhooks: Shopify and WooCommerce."""

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from phygital.auth import service as auth_service
 from phygital.auth.models import Role, User
 from phygital.commerce.demo import seed_stores
+from phygital.commerce.demo_orders import plan_orders, seed_catalogue, seed_orders
 from phygital.commerce.models import Store
 from phygital.core import app_settings
 from phygital.core.clock import Clock
@@ -74,6 +75,9 @@ def build_demo(
     people = make_people(customers, rng)
     plan = plan_activity(people, now=now, rng=rng)
     report = ingest_plan(session, sources=sources, plan=plan, region=region)
+    seed_catalogue(session, at=now - timedelta(days=DAYS))
+    order_plan = plan_orders(people, plan.interactions, now=now, rng=rng, days=DAYS)
+    seed_orders(session, plan=order_plan, region=region, now=now)
 
     lines = [
         f"Demo company '{COMPANY_NAME}' is ready: 3 stores (MI, TO, BO), an owner and two sellers.",
@@ -93,6 +97,11 @@ def build_demo(
     lines.append(
         f"Customers: {identity_service.count_customers(session):,}, with {report.events:,} "
         f"events over the last {DAYS} days ({per_channel})."
+    )
+    lines.append(
+        f"Orders: {order_plan.count('web') + order_plan.count('app'):,} from the web shop and "
+        f"the app (delivery and click & collect), {order_plan.count('store'):,} till receipts, "
+        f"{order_plan.count('agent')} by an agent; 60 products with stock in every store."
     )
     granted, refused = _consent_counts(session)
     lines.append(

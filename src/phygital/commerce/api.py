@@ -217,7 +217,9 @@ def create_order(
     existing order when it is already known). A pickup gets `promised_ready_at` from the store's
     hours and preparation time. A seller may record orders of their own store only."""
     if data.store:
-        store = service.get_store(session, code=data.store)
+        store = service.stores_by_code(session, [data.store]).get(data.store)
+        if store is None:
+            raise Invalid(f"store: no store with code {data.store!r}", field="store")
         if principal.visible_store_id not in (None, store.id):
             raise PermissionDenied("this belongs to another store")
     elif principal.visible_store_id is not None:

@@ -122,7 +122,42 @@ DEMO_CATALOGUE = (
     _p("SV-PUNCTURE", "Riparazione foratura", "officina", "15.00", 1),
     _p("SV-BATTERY-TEST", "Test capacità batteria", "officina", "35.00", 1),
     _p("SV-BIKE-FIT", "Bike fitting biomeccanico", "officina", "120.00", 1),
+    _p("EB-BATT-500", "Batteria di ricambio 500 Wh", "ricambi", "649.00", 2),
+    _p("EB-CHARGER-4A", "Caricabatterie rapido 4 A", "ricambi", "119.00", 1),
+    _p("PT-CHAIN-11S", "Catena 11 velocità", "ricambi", "34.90", 1),
+    _p("PT-BRAKE-PADS", "Pastiglie freno a disco (coppia)", "ricambi", "19.90", 2),
+    _p("PT-SADDLE-CITY", "Sella città in gel", "ricambi", "44.90", 1),
+    _p("PT-PEDALS-FLAT", "Pedali flat in alluminio", "ricambi", "39.90", 1),
+    _p("PT-GRIPS-ERGO", "Manopole ergonomiche", "ricambi", "24.90", 1),
+    _p("PT-MUDGUARD-SET", "Parafanghi 28 pollici (coppia)", "ricambi", "29.90", 1),
+    _p("PT-KICKSTAND", "Cavalletto regolabile", "ricambi", "19.90", 1),
+    _p("CL-JACKET-RAIN-M", "Giacca antipioggia M", "abbigliamento", "119.00", 2),
+    _p("CL-JACKET-RAIN-L", "Giacca antipioggia L", "abbigliamento", "119.00", 1),
+    _p("CL-GLOVES-SUMMER-M", "Guanti estivi M", "abbigliamento", "22.90", 1),
+    _p("CL-VEST-HIVIS", "Gilet alta visibilità", "abbigliamento", "19.90", 1),
+    _p("CL-SHOE-COVERS", "Copriscarpe impermeabili", "abbigliamento", "29.90", 1),
+    _p("AC-BOTTLE-750", "Borraccia termica 750 ml", "accessori", "27.00", 1),
+    _p("AC-BOTTLE-CAGE", "Portaborraccia in alluminio", "accessori", "12.90", 1),
+    _p("AC-PHONE-MOUNT", "Supporto smartphone da manubrio", "accessori", "29.90", 2),
+    _p("AC-BELL", "Campanello in ottone", "accessori", "12.90", 1),
+    _p("AC-MIRROR", "Specchietto retrovisore", "accessori", "16.90", 1),
+    _p("AC-TOOL-MULTI", "Multiattrezzo 16 funzioni", "accessori", "24.90", 1),
 )
+
+# What a seller adds to each kind of purchase: the demo's orders follow these habits, so the
+# pickup desk's "often bought together" has something true to say.
+COMPANIONS = {
+    "e-bike": ("HL-URBAN-M-BLU", "HL-URBAN-L-NER", "LK-U-180", "LK-SMART-GPS", "AC-PHONE-MOUNT"),
+    "bici": ("HL-URBAN-M-BLU", "LK-U-180", "LT-USB-SET", "AC-BASKET-FRONT", "AC-BELL"),
+    "caschi": ("LT-USB-SET", "AC-GLOVES-L", "CL-VEST-HIVIS"),
+    "lucchetti": ("LT-USB-SET", "LK-CHAIN-110"),
+    "luci": ("LK-U-180", "AC-BELL", "CL-VEST-HIVIS"),
+    "copertoni": ("TY-TUBE-700", "AC-PUMP-FLOOR", "SV-PUNCTURE"),
+    "accessori": ("AC-BOTTLE-CAGE", "AC-TOOL-MULTI"),
+    "officina": ("PT-BRAKE-PADS", "TY-TUBE-700", "PT-CHAIN-11S"),
+    "ricambi": ("AC-TOOL-MULTI", "SV-TUNEUP"),
+    "abbigliamento": ("CL-SHOE-COVERS", "AC-GLOVES-L"),
+}
 
 CATEGORY_PAGES = {
     "e-bike": ("/e-bike", "E-bike"),
@@ -133,4 +168,6 @@ CATEGORY_PAGES = {
     "copertoni": ("/copertoni", "Copertoni e camere d'aria"),
     "accessori": ("/accessori", "Accessori"),
     "officina": ("/officina", "Officina e assistenza"),
+    "ricambi": ("/ricambi", "Ricambi"),
+    "abbigliamento": ("/abbigliamento", "Abbigliamento"),
 }

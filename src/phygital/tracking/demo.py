@@ -94,9 +94,22 @@ class Planned:
     message: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Interaction:
+    """A product a demo person met: viewed online, or tried (or viewed on the kiosk) in a store.
+    Commerce's demo plans purchases from these, so journeys have something to find."""
+
+    at: datetime
+    sku: str
+    online: bool
+    store: str | None = None
+
+
 @dataclass
 class ActivityPlan:
     messages: list[Planned] = field(default_factory=list)
+    # Per person (DemoPerson.index): the products they met, in the order planned.
+    interactions: dict[int, list[Interaction]] = field(default_factory=dict)
     kiosk_emails: list[str] = field(default_factory=list)
     review_email: str | None = None
     review_device: str | None = None  # the family tablet merged into the reviewed customer
@@ -129,6 +142,7 @@ class _Planner:
         self.weights = [p.interest for p in DEMO_CATALOGUE]
         self.tryable = [p for p in DEMO_CATALOGUE if p.tried_in_store]
         self.identifies: list[tuple[datetime, str, dict[str, Any]]] = []
+        self.current: int | None = None  # the person being planned
 
     # -- time -------------------------------------------------------------------------------
 
@@ -174,6 +188,12 @@ class _Planner:
         message["timestamp"] = at.isoformat()
         message["messageId"] = self._message_id()
         self.plan.messages.append(Planned(at, source, message))
+        props = message.get("properties") or {}
+        if message["type"] == "track" and props.get("sku") and self.current is not None:
+            in_store = source.startswith("Cassa") or message["context"].get("channel") == "store"
+            self.plan.interactions.setdefault(self.current, []).append(
+                Interaction(at, props["sku"], online=not in_store, store=props.get("store"))
+            )
         return message
 
     def _pick(
@@ -417,6 +437,7 @@ class _Planner:
     # -- people -----------------------------------------------------------------------------
 
     def person(self, p: DemoPerson) -> None:
+        self.current = p.index
         wishes = list(
             dict.fromkeys(self.rng.choices(DEMO_CATALOGUE, self.weights, k=self.rng.randint(2, 4)))
         )

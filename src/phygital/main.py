@@ -35,6 +35,7 @@ SESSION_COOKIE = "phygital_session"
 HOOK_MODULES: tuple[str, ...] = (
     "phygital.tracking.hooks",
     "phygital.commerce.hooks",
+    "phygital.journeys.hooks",
     "phygital.privacy.hooks",
     "phygital.identity.hooks",
 )
@@ -130,6 +131,8 @@ def create_app(
     from phygital.commerce.webhooks import api as webhooks_api
     from phygital.identity import api as identity_api
     from phygital.identity import views as identity_views
+    from phygital.journeys import api as journeys_api
+    from phygital.journeys import views as journeys_views
     from phygital.tracking import api as tracking_api
     from phygital.tracking import snippet as tracking_snippet
     from phygital.tracking import sources_api
@@ -139,7 +142,12 @@ def create_app(
     app.add_middleware(tracking_snippet.TrackingCorsMiddleware)
 
     # Every /api route can answer the contract's error codes; the schema says so.
-    for api_router in (commerce_api.router, identity_api.router, sources_api.router):
+    for api_router in (
+        commerce_api.router,
+        identity_api.router,
+        journeys_api.router,
+        sources_api.router,
+    ):
         app.include_router(api_router, responses=API_ERRORS, dependencies=[NoNul])
     app.include_router(tracking_api.router)  # cleans NUL itself (tracking.messages.storable)
     app.include_router(tracking_snippet.router)
@@ -149,6 +157,7 @@ def create_app(
         tracking_views.router,
         commerce_views.router,
         commerce_outbox.router,
+        journeys_views.router,
         web_views.router,
     ):
         app.include_router(page_router, dependencies=[NoNul])

@@ -8,5 +8,6 @@ def load_all() -> None:
     import phygital.commerce.models
     import phygital.core.models
     import phygital.identity.models
+    import phygital.journeys.models
     import phygital.privacy.models
     import phygital.tracking.models  # noqa: F401

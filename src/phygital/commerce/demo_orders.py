@@ -113,12 +113,14 @@ class _Planner:
 
     @staticmethod
     def customer(person: DemoPerson, *, at_till: bool) -> CustomerIn:
+        # The till finds the customer by card, else phone; the loyalty record also holds the
+        # e-mail, which is what ties a card never seen before to the person online.
         idents: list[IdentifierIn] = []
         if at_till and person.loyalty_card:
             idents.append(IdentifierIn(kind="loyalty_card", value=person.loyalty_card))
         elif at_till and person.phone:
             idents.append(IdentifierIn(kind="phone", value=person.phone))
-        if person.email and (not at_till or not idents):
+        if person.email:
             idents.append(IdentifierIn(kind="email", value=person.email))
         if not at_till and person.user_id:
             idents.append(IdentifierIn(kind="user_id", value=person.user_id))

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from phygital.core.clock import Clock
 from phygital.core.errors import Conflict, Invalid, NotFound
+from phygital.core.events import publish
 from phygital.core.pagination import decode_cursor, encode_cursor
 from phygital.db import new_id
 from phygital.identity import identifiers as ids
@@ -290,6 +291,7 @@ def merge(
         detail={"merged_id": merged.id},
     )
     session.flush()
+    publish(session, "identity.changed", clock=clock, customer_ids=[survivor.id])
     return survivor.id
 
 
@@ -332,6 +334,7 @@ def unmerge(session: Session, *, clock: Clock, customer_id: str, other_id: str, 
         detail={"restored_id": other_id},
     )
     session.flush()
+    publish(session, "identity.changed", clock=clock, customer_ids=[root, other_id])
     return other_id
 
 

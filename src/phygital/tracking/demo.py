@@ -152,6 +152,12 @@ class _Planner:
     def _days_ago(self, low: int = 0, high: int | None = None) -> int:
         return self.rng.randint(low, (high if high is not None else self.days - 1))
 
+    def _online_days_ago(self) -> int:
+        """Online sessions grow over the quarter (more of them in recent weeks than in the
+        first), while store visits stay even: the channel mix moves online, as the seeds say
+        it does."""
+        return int((self.days - 1) * self.rng.random() ** 1.5)
+
     def _online_time(self, days_ago: int) -> datetime:
         day = self.today - timedelta(days=days_ago)
         hour = self.rng.choices(
@@ -454,7 +460,7 @@ class _Planner:
                 self.store_visit(p, code, self._store_time(code, days_ago), wishes, register=n == 0)
         for d, device in enumerate(p.web_devices):
             count = self.rng.randint(2, 8) if d == 0 else self.rng.randint(1, 3)
-            sessions = sorted({self._days_ago() for _ in range(count)}, reverse=True)
+            sessions = sorted({self._online_days_ago() for _ in range(count)}, reverse=True)
             identify_at = self.rng.randint(0, min(2, len(sessions) - 1))
             if p.review_merge and d == 0:
                 # His e-mail is known long before the family tablet shows up, so the tablet's
@@ -474,7 +480,7 @@ class _Planner:
                 )
         if p.app and p.app_device:
             sessions = sorted(
-                {self._days_ago() for _ in range(self.rng.randint(3, 12))}, reverse=True
+                {self._online_days_ago() for _ in range(self.rng.randint(3, 12))}, reverse=True
             )
             for n, days_ago in enumerate(sessions):
                 self.app_session(p, self._online_time(days_ago), wishes, login=n == 0)

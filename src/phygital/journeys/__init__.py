@@ -1,0 +1,1 @@
+"""Cross-channel journeys: ROPO, showrooming and click & collect; attribution and channel mix."""

@@ -1,0 +1,242 @@
+"""Journeys: keeping them current, rebuilding them, reading them.
+
+Journeys are derived data. `refresh_orders` replaces the journeys of some orders with what
+`detection.detect` finds now; everything that can change a journey calls it for the orders
+concerned: a new or changed order (in its own transaction, so a new in-store sale knows its
+ROPO at once), a late product event or an identity change (through a job, within seconds), an
+erasure (the person's orders are detached, so their journeys go). `rebuild` runs the same
+detection over a period, in chunks of orders.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy.orm import Session
+
+from phygital.commerce.models import Fulfilment, Order, OrderStatus, Store
+from phygital.core import app_settings
+from phygital.core.errors import Invalid
+from phygital.journeys.detection import Rules, detect, orders_of_customers
+from phygital.journeys.models import Journey, JourneyKind
+
+RULES_KEY = "journeys.rules"
+CHUNK = 2000
+MAX_WINDOW_DAYS = 365
+
+
+# -- rules --------------------------------------------------------------------------------------
+
+
+def get_rules(session: Session) -> Rules:
+    """The company's journey rules (window, events per side); the defaults until changed."""
+    raw = app_settings.get_value(session, RULES_KEY)
+    if not raw:
+        return Rules()
+    data = json.loads(raw)
+    return Rules(
+        window=timedelta(days=int(data.get("window_days", 30))),
+        online_events=frozenset(data.get("online_events", [])),
+        offline_events=frozenset(data.get("offline_events", [])),
+    )
+
+
+def set_rules(
+    session: Session, *, window_days: int, online_events: list[str], offline_events: list[str]
+) -> Rules:
+    """Change the rules. Existing journeys keep the old ones until `rebuild` runs."""
+    if not 1 <= window_days <= MAX_WINDOW_DAYS:
+        raise Invalid(f"window_days: between 1 and {MAX_WINDOW_DAYS}", field="window_days")
+    data = {
+        "window_days": window_days,
+        "online_events": sorted({e.strip() for e in online_events if e.strip()}),
+        "offline_events": sorted({e.strip() for e in offline_events if e.strip()}),
+    }
+    app_settings.set_value(session, RULES_KEY, json.dumps(data))
+    return get_rules(session)
+
+
+# -- keeping current --------------------------------------------------------------------------
+
+
+def refresh_orders(
+    session: Session, order_ids: Iterable[str], *, rules: Rules | None = None
+) -> int:
+    """Recompute the journeys of these orders; return how many they have now."""
+    ids = sorted(set(order_ids))
+    if not ids:
+        return 0
+    rules = rules or get_rules(session)
+    total = 0
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        session.execute(delete(Journey).where(Journey.order_id.in_(chunk)))
+        found = detect(session, rules=rules, orders_where=[Order.id.in_(chunk)])
+        if found:
+            session.execute(insert(Journey), [f.row() for f in found])
+        total += len(found)
+    return total
+
+
+def refresh_customers(session: Session, customer_ids: Iterable[str]) -> int:
+    """Recompute the journeys of every order of these customers (after a merge, an unmerge, a
+    late event). Journeys that named one of them but whose order now belongs to somebody else
+    are recomputed too."""
+    roots = sorted(set(customer_ids))
+    if not roots:
+        return 0
+    stale = session.scalars(select(Journey.order_id).where(Journey.customer_id.in_(roots)))
+    return refresh_orders(session, [*orders_of_customers(session, roots), *stale])
+
+
+def forget_orders(session: Session, order_ids: list[str]) -> None:
+    if order_ids:
+        session.execute(delete(Journey).where(Journey.order_id.in_(order_ids)))
+
+
+@dataclass
+class RebuildReport:
+    orders: int = 0
+    journeys: int = 0
+
+
+def rebuild(
+    session: Session,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    chunk: int = CHUNK,
+    on_progress: Callable[[int, int], Any] = lambda done, total: None,
+) -> RebuildReport:
+    """Recompute every journey of the orders placed in [start, end) from history. Does not
+    commit: the CLI commits per chunk through `rebuild_chunks`."""
+    report = RebuildReport()
+    ids = order_ids_between(session, start=start, end=end)
+    rules = get_rules(session)
+    for n in range(0, len(ids), chunk):
+        part = ids[n : n + chunk]
+        report.journeys += refresh_orders(session, part, rules=rules)
+        report.orders += len(part)
+        on_progress(report.orders, len(ids))
+    return report
+
+
+def order_ids_between(
+    session: Session, *, start: datetime | None, end: datetime | None
+) -> list[str]:
+    stmt = select(Order.id).order_by(Order.placed_at, Order.id)
+    if start is not None:
+        stmt = stmt.where(Order.placed_at >= start)
+    if end is not None:
+        stmt = stmt.where(Order.placed_at < end)
+    return list(session.scalars(stmt))
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filters:
+    kind: JourneyKind | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    store_id: str | None = None
+    sku: str | None = None
+    customer_ids: tuple[str, ...] = ()
+
+    def apply(self, stmt: Any) -> Any:
+        if self.kind is not None:
+            stmt = stmt.where(Journey.kind == self.kind)
+        if self.start is not None:
+            stmt = stmt.where(Journey.purchased_at >= self.start)
+        if self.end is not None:
+            stmt = stmt.where(Journey.purchased_at < self.end)
+        if self.store_id is not None:
+            stmt = stmt.where(Journey.store_id == self.store_id)
+        if self.sku is not None:
+            stmt = stmt.where(Journey.sku == self.sku)
+        if self.customer_ids:
+            stmt = stmt.where(Journey.customer_id.in_(self.customer_ids))
+        return stmt
+
+
+def list_journeys(
+    session: Session, *, filters: Filters, before: tuple[datetime, int] | None, limit: int
+) -> list[tuple[Journey, str | None]]:
+    """Journeys newest purchase first, with their store's code."""
+    stmt = filters.apply(select(Journey, Store.code).outerjoin(Store, Store.id == Journey.store_id))
+    if before is not None:
+        at, last_id = before
+        stmt = stmt.where(
+            or_(
+                Journey.purchased_at < at,
+                (Journey.purchased_at == at) & (Journey.id < last_id),
+            )
+        )
+    stmt = stmt.order_by(Journey.purchased_at.desc(), Journey.id.desc()).limit(limit)
+    return [(j, code) for j, code in session.execute(stmt)]
+
+
+@dataclass
+class KindSummary:
+    count: int = 0
+    orders: int = 0
+    revenue: Decimal = Decimal("0.00")
+
+
+@dataclass
+class Summary:
+    by_kind: dict[str, KindSummary] = field(default_factory=dict)
+    store_revenue: Decimal = Decimal("0.00")
+    ropo_share: float | None = None
+    median_days: dict[str, float | None] = field(default_factory=dict)
+
+
+def summary(session: Session, *, filters: Filters) -> Summary:
+    """Counts and revenue per kind, ROPO revenue as a share of in-store revenue, and the median
+    days from research to purchase, over the filtered journeys."""
+    result = Summary()
+    rows = session.execute(
+        filters.apply(
+            select(
+                Journey.kind,
+                func.count(),
+                func.count(func.distinct(Journey.order_id)),
+                func.sum(Journey.revenue),
+            ).group_by(Journey.kind)
+        )
+    )
+    for kind in JourneyKind:
+        result.by_kind[kind.value] = KindSummary()
+    for kind, count, orders, revenue in rows:
+        result.by_kind[str(kind)] = KindSummary(count, orders, Decimal(revenue or 0))
+    sales = select(func.sum(Order.total)).where(
+        Order.fulfilment == Fulfilment.IN_STORE, Order.status != OrderStatus.CANCELLED
+    )
+    if filters.store_id is not None:
+        sales = sales.where(Order.store_id == filters.store_id)
+    if filters.start is not None:
+        sales = sales.where(Order.placed_at >= filters.start)
+    if filters.end is not None:
+        sales = sales.where(Order.placed_at < filters.end)
+    result.store_revenue = Decimal(session.scalar(sales) or 0)
+    if filters.kind in (None, JourneyKind.ROPO) and result.store_revenue:
+        ropo = result.by_kind[JourneyKind.ROPO.value].revenue
+        result.ropo_share = round(float(ropo / result.store_revenue), 4)
+    for kind in (JourneyKind.ROPO, JourneyKind.SHOWROOMING):
+        if filters.kind not in (None, kind):
+            result.median_days[kind.value] = None
+            continue
+        spans = session.execute(
+            filters.apply(select(Journey.online_at, Journey.offline_at).where(Journey.kind == kind))
+        )
+        days = [abs((b - a).total_seconds()) / 86400 for a, b in spans]
+        result.median_days[kind.value] = round(statistics.median(days), 2) if days else None
+    return result

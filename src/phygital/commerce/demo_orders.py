@@ -199,7 +199,9 @@ class _Planner:
                     at = self.store_time_after(code, _midnight(day), 0)
                     if at is None or at.astimezone(TZ).date() != day:
                         continue
-                    product = self.rng.choice(small)
+                    # Mostly small things; now and then a bike to somebody nobody knows.
+                    big = self.rng.random() < 0.12
+                    product = self.rng.choice(DEMO_CATALOGUE if big else small)
                     self.till(
                         code,
                         at,

@@ -70,6 +70,54 @@ def orders_timeline(
     ]
 
 
+PROMISE_PROVIDER = "promise"
+PROMISE_LABELS = {
+    "pickup_ready": "pickup ready by",
+    "delivery": "delivery by",
+    "call_back": "call back by",
+}
+
+
+@timeline_provider(PROMISE_PROVIDER)
+def promises_timeline(
+    session: Session, member_ids: list[str], before: Before | None, limit: int
+) -> list[TimelineItem]:
+    """Promises made to the customer, when they were made, with how they ended."""
+    stmt = (
+        select(Promise, Store.code)
+        .outerjoin(Store, Store.id == Promise.store_id)
+        .where(Promise.profile_id.in_(member_ids))
+    )
+    if before is not None:
+        older = Promise.made_at < before.at
+        if before.provider > PROMISE_PROVIDER:
+            stmt = stmt.where(or_(older, Promise.made_at == before.at))
+        elif before.provider == PROMISE_PROVIDER:
+            stmt = stmt.where(
+                or_(older, and_(Promise.made_at == before.at, Promise.id < before.seq))
+            )
+        else:
+            stmt = stmt.where(older)
+    rows = session.execute(stmt.order_by(Promise.made_at.desc(), Promise.id.desc()).limit(limit))
+    return [
+        TimelineItem(
+            at=promise.made_at,
+            channel=promise.channel,
+            kind="promise",
+            summary=(
+                f"Promise: {PROMISE_LABELS.get(str(promise.kind), str(promise.kind))} "
+                f"{promise.due_at.isoformat(timespec='minutes')}"
+                f"{f' at {code}' if code else ''} · {promise.status}"
+            ),
+            ref=promise.subject,
+            provider=PROMISE_PROVIDER,
+            seq=promise.id,
+            detail={"due_at": promise.due_at.isoformat(), "status": str(promise.status)},
+        )
+        for promise, code in rows
+    ]
+
+
 def export(session: Session, member_ids: list[str]) -> dict[str, Any]:
     orders = list(
         session.scalars(

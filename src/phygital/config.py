@@ -117,6 +117,19 @@ class Settings(BaseSettings):
             raise ValueError("only sqlite:// and postgresql+psycopg:// are supported")
         return value
 
+    @field_validator("smtp_url")
+    @classmethod
+    def _check_smtp_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        from phygital.core.mail import parse_smtp_url
+
+        try:
+            parse_smtp_url(value)  # says what is wrong, never the password
+        except ValueError as exc:
+            raise ValueError(str(exc).removeprefix("PHYGITAL_SMTP_URL ")) from None
+        return value
+
     @field_validator("secret_key")
     @classmethod
     def _check_secret_key(cls, value: str | None) -> str | None:

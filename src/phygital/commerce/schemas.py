@@ -262,6 +262,8 @@ class LineIn(BaseModel):
     name: str | None = Field(default=None, max_length=300)
 
 
+# Totals are stored as NUMERIC(14, 2), as are customers' revenues that add them up.
+MAX_TOTAL = Decimal("10000000000")
 OrderChannel = Literal["web", "app", "store", "agent", "phone", "whatsapp", "email"]
 ONLINE_ORDER_CHANNELS = frozenset({"web", "app", "whatsapp", "email"})
 
@@ -289,6 +291,8 @@ class OrderCreate(BaseModel):
             self.fulfilment = "in_store" if self.channel == "store" else "delivery"
         if self.fulfilment in ("pickup", "in_store") and not self.store:
             raise ValueError(f"store: a {self.fulfilment} order needs the store's code")
+        if self.total >= MAX_TOTAL:
+            raise ValueError(f"lines: the order's total must be below {MAX_TOTAL:,}")
         return self
 
     @property

@@ -25,6 +25,7 @@ from phygital.deps import ClockDep, CsrfProtected, SessionDep, SettingsDep, WebU
 from phygital.identity import identifiers as ids
 from phygital.identity import service, timeline
 from phygital.identity.service import Customer
+from phygital.journeys import views as journeys_views
 from phygital.privacy import consent as consent_service
 from phygital.privacy.models import ContactChannel, Purpose
 from phygital.web import i18n
@@ -235,6 +236,12 @@ def _customer_page(
         )
     consents = consent_service.current(session, member_ids=customer.member_ids)
     merges = service.merge_history(session, customer_id=customer.id)
+    journeys = journeys_views.customer_context(
+        session,
+        customer_id=customer.id,
+        member_ids=customer.member_ids,
+        now=request.app.state.clock.now(),
+    )
     return render(
         request,
         "identity/customer.html",
@@ -256,6 +263,7 @@ def _customer_page(
             "error": error,
             "error_detail": error_detail,
             "merge_value": merge_value,
+            **journeys,
         },
         status,
     )

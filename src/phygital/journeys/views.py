@@ -23,7 +23,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_skeleton, format_timedelta
+from babel.dates import format_date, format_skeleton, format_timedelta
 from babel.numbers import format_decimal, format_percent
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -83,6 +83,10 @@ def _days(value: float | None) -> str:
     if value is None:
         return "—"
     return format_decimal(value, format="#,##0.0", locale=i18n.get_locale())
+
+
+def _day(day: date) -> str:
+    return format_date(day, format="medium", locale=i18n.get_locale())
 
 
 def _week_label(week: date, *, with_year: bool) -> str:
@@ -296,6 +300,10 @@ def _page(
                 "kind": kind,
             },
             "period": chosen,
+            "period_first": format_date(
+                chosen.first_day, format="medium", locale=i18n.get_locale()
+            ),
+            "period_last": format_date(chosen.last_day, format="medium", locale=i18n.get_locale()),
             "periods": list(dashboard.PERIODS),
             "stores": stores,
             "kinds": kind_names(),
@@ -524,7 +532,10 @@ def customer_context(
     found = research.recent_research(session, {customer_id: member_ids}, now=now)
     lines = []
     for r in found.get(customer_id, []):
-        ago = format_timedelta(r.at - now, add_direction=True, locale=i18n.get_locale())
+        # threshold 1.5: "10 days ago" rather than "1 week ago", "2 days" from 36 hours on
+        ago = format_timedelta(
+            r.at - now, threshold=1.5, add_direction=True, locale=i18n.get_locale()
+        )
         lines.append(
             {
                 "text": i18n.gettext(
@@ -538,5 +549,4 @@ def customer_context(
     return {
         "research": lines,
         "journeys": research.customer_journeys(session, member_ids=member_ids),
-        "journey_kinds": kind_names(),
     }

@@ -56,6 +56,9 @@ def render(
         "csrf_token": csrf_token(request),
         "now": request.app.state.clock.now(),
         "current_path": request.url.path,
+        # Where the language switch returns: the same page with its filters.
+        "current_url": request.url.path
+        + (f"?{request.url.query}" if request.url.query else ""),
     }
     values.update(context or {})
     html = env.get_template(template).render(values)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from phygital.core.clock import Clock
 from phygital.core.errors import Conflict, Invalid, NotFound, Unauthenticated
+from phygital.core.events import publish
 from phygital.identity import identifiers as ids
 from phygital.identity.identifiers import Ident
 from phygital.identity.models import Identifier
@@ -163,6 +166,10 @@ def ingest(
         .where(Source.id == source.id)
         .values(events_count=Source.events_count + len(rows), last_event_at=now)
     )
+    product_profiles = sorted({str(r["profile_id"]) for r in rows if r["sku"]})
+    if product_profiles:
+        # A product event older than a purchase already stored may complete a journey.
+        publish(session, "tracking.product_events", clock=clock, profile_ids=product_profiles)
     return len(rows)
 
 
@@ -182,3 +189,73 @@ _NOT_TRAITS = {"id", "userId", "anonymousId"}
 
 def _profile_traits(traits: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in traits.items() if k not in _NOT_TRAITS}
+
+
+# -- what customers looked at online ----------------------------------------------------------
+
+ONLINE_CHANNELS = tuple(c.value for c in Channel if c.online)
+
+
+@dataclass(frozen=True)
+class ProductInterest:
+    """A product a customer looked at online: how many of their events named it, and when
+    the last one was."""
+
+    sku: str
+    events: int
+    last_at: datetime
+
+
+def recent_product_views(
+    session: Session,
+    *,
+    member_ids_by_customer: Mapping[str, Sequence[str]],
+    since: datetime,
+    per_customer: int = 5,
+) -> dict[str, list[ProductInterest]]:
+    """What each customer researched online since `since` (events with an sku from an online
+    channel: product views, add-to-cart, wish lists…): at most `per_customer` products per
+    customer, the most recently seen first. One query for all the customers, so a page of
+    pickup cards costs the same for 5 customers or 50."""
+    result: dict[str, list[ProductInterest]] = {c: [] for c in member_ids_by_customer}
+    customer_of = {m: c for c, members in member_ids_by_customer.items() for m in members}
+    if not customer_of or per_customer < 1:
+        return result
+    last_at = func.max(Event.event_at)
+    grouped = (
+        select(
+            Event.profile_id,
+            Event.sku,
+            func.count().label("events"),
+            last_at.label("last_at"),
+            # The top products of each member profile: the customer's are among them.
+            func.row_number()
+            .over(partition_by=Event.profile_id, order_by=(last_at.desc(), Event.sku))
+            .label("rank"),
+        )
+        .where(
+            Event.profile_id.in_(sorted(customer_of)),
+            Event.event_at >= since,
+            Event.sku.is_not(None),
+            Event.channel.in_(ONLINE_CHANNELS),
+        )
+        .group_by(Event.profile_id, Event.sku)
+        .subquery()
+    )
+    rows = session.execute(
+        select(grouped.c.profile_id, grouped.c.sku, grouped.c.events, grouped.c.last_at).where(
+            grouped.c.rank <= per_customer
+        )
+    )
+    merged: dict[str, dict[str, ProductInterest]] = {c: {} for c in member_ids_by_customer}
+    for profile_id, sku, events, last in rows:
+        products = merged[customer_of[profile_id]]
+        seen = products.get(sku)
+        if seen is not None:  # the same product seen by two member profiles of one customer
+            events += seen.events
+            last = max(last, seen.last_at)
+        products[sku] = ProductInterest(sku=sku, events=int(events), last_at=last)
+    for customer, products in merged.items():
+        ranked = sorted(products.values(), key=lambda p: (-p.last_at.timestamp(), p.sku))
+        result[customer] = ranked[:per_customer]
+    return result

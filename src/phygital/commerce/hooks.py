@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from phygital.commerce import notifications, promises  # noqa: F401  (registers job handlers)
@@ -18,7 +18,7 @@ from phygital.commerce.models import (
     WebhookDelivery,
 )
 from phygital.identity import service as identity
-from phygital.identity.timeline import Before, TimelineItem, timeline_provider
+from phygital.identity.timeline import Before, TimelineItem, older_than, timeline_provider
 from phygital.privacy.registry import register
 
 PROVIDER = "order"
@@ -47,13 +47,7 @@ def orders_timeline(
         .where(Order.profile_id.in_(member_ids))
     )
     if before is not None:
-        older = Order.placed_at < before.at
-        if before.provider > PROVIDER:
-            stmt = stmt.where(or_(older, Order.placed_at == before.at))
-        elif before.provider == PROVIDER:
-            stmt = stmt.where(or_(older, and_(Order.placed_at == before.at, Order.id < before.seq)))
-        else:
-            stmt = stmt.where(older)
+        stmt = stmt.where(older_than(before, PROVIDER, Order.placed_at, Order.id))
     rows = session.execute(stmt.order_by(Order.placed_at.desc(), Order.id.desc()).limit(limit))
     return [
         TimelineItem(
@@ -89,15 +83,7 @@ def promises_timeline(
         .where(Promise.profile_id.in_(member_ids))
     )
     if before is not None:
-        older = Promise.made_at < before.at
-        if before.provider > PROMISE_PROVIDER:
-            stmt = stmt.where(or_(older, Promise.made_at == before.at))
-        elif before.provider == PROMISE_PROVIDER:
-            stmt = stmt.where(
-                or_(older, and_(Promise.made_at == before.at, Promise.id < before.seq))
-            )
-        else:
-            stmt = stmt.where(older)
+        stmt = stmt.where(older_than(before, PROMISE_PROVIDER, Promise.made_at, Promise.id))
     rows = session.execute(stmt.order_by(Promise.made_at.desc(), Promise.id.desc()).limit(limit))
     return [
         TimelineItem(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import ColumnElement, Integer, and_, or_
 from sqlalchemy.orm import Session
 
 from phygital.core.pagination import decode_cursor, encode_cursor
@@ -38,6 +39,19 @@ class Before:
     at: datetime
     provider: str
     seq: str
+
+
+def older_than(before: Before, provider: str, at: Any, seq: Any) -> ColumnElement[bool]:
+    """The SQL condition "strictly before the cursor" for a provider's rows, given its time
+    column and its tie-breaker column: rows at the cursor's time come before it when the
+    provider sorts before the cursor's provider, or, within the same provider, by sequence."""
+    older = at < before.at
+    if before.provider > provider:
+        return or_(older, at == before.at)
+    if before.provider == provider:
+        value: Any = int(before.seq) if isinstance(seq.type, Integer) else before.seq
+        return or_(older, and_(at == before.at, seq < value))
+    return older  # type: ignore[no-any-return]
 
 
 Provider = Callable[[Session, list[str], Before | None, int], list[TimelineItem]]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from phygital.identity.timeline import Before, TimelineItem, seq, timeline_provider
+from phygital.identity.timeline import Before, TimelineItem, older_than, seq, timeline_provider
 from phygital.privacy.registry import register
 from phygital.tracking.models import Event, Source
 
@@ -35,15 +35,7 @@ def events_timeline(
 ) -> list[TimelineItem]:
     stmt = select(Event).where(Event.profile_id.in_(member_ids))
     if before is not None:
-        older = Event.event_at < before.at
-        if before.provider > PROVIDER:
-            stmt = stmt.where(or_(older, Event.event_at == before.at))
-        elif before.provider == PROVIDER:
-            stmt = stmt.where(
-                or_(older, and_(Event.event_at == before.at, Event.id < int(before.seq)))
-            )
-        else:
-            stmt = stmt.where(older)
+        stmt = stmt.where(older_than(before, PROVIDER, Event.event_at, Event.id))
     rows = session.scalars(stmt.order_by(Event.event_at.desc(), Event.id.desc()).limit(limit))
     return [
         TimelineItem(

@@ -10,12 +10,13 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -40,9 +41,11 @@ from phygital.auth import service as auth_service
 from phygital.auth.models import Role
 from phygital.config import ConfigError, Settings, get_settings
 from phygital.core.clock import SystemClock
+from phygital.core.csvfile import CsvFile, ImportFileError
 from phygital.core.errors import DomainError
 from phygital.core.jobs import Worker
 from phygital.db import make_engine, make_session_factory
+from phygital.journeys import cli as journeys_cli
 
 app = typer.Typer(
     name="phygital",
@@ -62,8 +65,10 @@ app.add_typer(source_app, name="source")
 app.add_typer(token_app, name="token")
 app.add_typer(user_app, name="user")
 app.add_typer(import_app, name="import")
+app.add_typer(journeys_cli.app, name="journeys")
 
 log = logging.getLogger("phygital")
+_CsvT = TypeVar("_CsvT", bound=CsvFile)
 
 
 class RoleChoice(StrEnum):
@@ -230,17 +235,98 @@ def source_create(
     typer.echo(write_key)
 
 
+ImportFile = Annotated[
+    Path,
+    typer.Argument(metavar="FILE.csv", help="A CSV file: UTF-8 (BOM or not), separated by , or ;."),
+]
+StoreOption = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        metavar="CODE",
+        help="The store of every row (fills or overrides the file's store column).",
+    ),
+]
+BatchSize = Annotated[
+    int, typer.Option(help="Rows committed together.", min=1, max=100_000, hidden=True)
+]
+
+
+@dataclass
+class _Run:
+    """A finished import: its report and how long it took."""
+
+    report: Any
+    elapsed: float
+    console: Console
+
+    def rate(self, rows: int) -> str:
+        return f"({self.elapsed:.1f} s, {rows / self.elapsed:,.0f} rows/s)"
+
+    def say(self, line: str) -> None:
+        self.console.print(line, markup=False)
+
+
+def _with_progress(
+    file: Path,
+    csv_file: CsvFile,
+    run: Callable[[Callable[[int, str], None], Callable[[int], None]], Any],
+) -> _Run:
+    """Run an import under a progress bar (rows/s) on stderr when it is a terminal; each bad
+    row is printed as `line N: reason` above the bar. A file that turns out unreadable half-way
+    fails with one line."""
+    import time
+
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    progress = Progress(
+        TextColumn("{task.description}", markup=False),
+        BarColumn(),
+        TaskProgressColumn(),
+        _RowsPerSecond(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not console.is_terminal,
+    )
+    skip = csv_file.header_lines
+    task = progress.add_task(file.name, total=csv_file.data_lines)
+
+    def bad_row(line: int, reason: str) -> None:
+        progress.console.print(f"line {line}: {reason}", markup=False)
+
+    def advance(line: int) -> None:
+        progress.update(task, completed=line - skip)
+
+    started = time.monotonic()
+    try:
+        with progress:
+            report = run(bad_row, advance)
+    except ImportFileError as exc:
+        fail(f"{exc}; the rows before it were imported")
+    return _Run(report, max(time.monotonic() - started, 1e-6), console)
+
+
+def _open_csv(opener: Callable[[], _CsvT]) -> _CsvT:
+    try:
+        return opener()
+    except ImportFileError as exc:
+        fail(str(exc))
+
+
+def _check_store(factory: sessionmaker[Session], store: str | None) -> None:
+    from phygital.commerce import service as commerce_service
+
+    if store is None:
+        return
+    with factory() as session:
+        if not commerce_service.stores_by_code(session, [store]):
+            fail(f"--store: no store with code {store!r}")
+
+
 @import_app.command("customers")
 def import_customers(
-    file: Annotated[
-        Path,
-        typer.Argument(
-            metavar="FILE.csv", help="A CSV file: UTF-8 (BOM or not), separated by , or ;."
-        ),
-    ],
-    batch_size: Annotated[
-        int, typer.Option(help="Rows committed together.", min=1, max=100_000, hidden=True)
-    ] = 1000,
+    file: ImportFile,
+    batch_size: BatchSize = 1000,
 ) -> None:
     """Import customers from a CSV file, through the same identity rules as every touchpoint.
 
@@ -256,60 +342,175 @@ def import_customers(
     Exit status: 0 when every row was imported; 1 when some rows were bad (the good ones are
     imported) or the file was refused (nothing imported); 2 for a usage error.
     """
-    import time
     import zoneinfo
 
     from phygital.identity import importer
 
     settings = get_settings()
-    try:
-        customers_csv = importer.CustomerCsv(file)
-    except importer.ImportFileError as exc:
-        fail(str(exc))
+    customers_csv = _open_csv(lambda: importer.CustomerCsv(file))
     _, factory = open_database(settings)
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
-    progress = Progress(
-        TextColumn("{task.description}", markup=False),
-        BarColumn(),
-        TaskProgressColumn(),
-        _RowsPerSecond(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        disable=not console.is_terminal,
+    done = _with_progress(
+        file,
+        customers_csv,
+        lambda bad_row, advance: importer.run_import(
+            factory,
+            clock=SystemClock(),
+            file=customers_csv,
+            region=settings.default_region,
+            tz=zoneinfo.ZoneInfo(settings.timezone),
+            batch_size=batch_size,
+            on_bad_row=bad_row,
+            on_progress=advance,
+        ),
     )
-    skip = customers_csv.header_lines
-    task = progress.add_task(file.name, total=max(customers_csv.total_lines - skip, 1))
-
-    def bad_row(line: int, reason: str) -> None:
-        progress.console.print(f"line {line}: {reason}", markup=False)
-
-    def advance(line: int) -> None:
-        progress.update(task, completed=line - skip)
-
-    started = time.monotonic()
-    try:
-        with progress:
-            report = importer.run_import(
-                factory,
-                clock=SystemClock(),
-                file=customers_csv,
-                region=settings.default_region,
-                tz=zoneinfo.ZoneInfo(settings.timezone),
-                batch_size=batch_size,
-                on_bad_row=bad_row,
-                on_progress=advance,
-            )
-    except importer.ImportFileError as exc:
-        fail(f"{exc}; the rows before it were imported")
-    elapsed = max(time.monotonic() - started, 1e-6)
-    console.print(
+    report = done.report
+    done.say(
         f"{file.name}: {_count(report.rows, 'row')} read: "
         f"{_count(report.created, 'new customer')}, "
         f"{report.joined:,} joined an existing customer, {report.bad:,} bad; "
-        f"{_count(report.consents, 'consent statement')} recorded "
-        f"({elapsed:.1f} s, {report.rows / elapsed:,.0f} rows/s)",
-        markup=False,
+        f"{_count(report.consents, 'consent statement')} recorded {done.rate(report.rows)}"
+    )
+    if report.bad:
+        raise typer.Exit(1)
+
+
+@import_app.command("products")
+def import_products(
+    file: ImportFile,
+    batch_size: BatchSize = 1000,
+) -> None:
+    """Import the product catalogue from a CSV file: upsert by sku.
+
+    Columns: sku, name, price (89.90 or 89,90) and optionally currency (default EUR), category,
+    active (yes/no, default yes). A known sku is updated with the file's values (columns the file
+    lacks keep theirs), so re-importing a file changes nothing. Order lines that arrived before
+    their product are known from then on. See docs/import.md.
+
+    Bad rows are reported on stderr as 'line N: reason' and skipped; good rows are kept.
+    Exit status: 0 when every row was imported; 1 when some rows were bad or the file was
+    refused; 2 for a usage error.
+    """
+    from phygital.commerce import imports
+
+    settings = get_settings()
+    products_csv = _open_csv(lambda: imports.ProductsCsv(file))
+    _, factory = open_database(settings)
+    done = _with_progress(
+        file,
+        products_csv,
+        lambda bad_row, advance: imports.run_products_import(
+            factory,
+            clock=SystemClock(),
+            file=products_csv,
+            batch_size=batch_size,
+            on_bad_row=bad_row,
+            on_progress=advance,
+        ),
+    )
+    report = done.report
+    done.say(
+        f"{file.name}: {_count(report.rows, 'row')} read: "
+        f"{_count(report.created, 'new product')}, {report.updated:,} updated, "
+        f"{report.unchanged:,} unchanged, {report.bad:,} bad {done.rate(report.rows)}"
+    )
+    if report.bad:
+        raise typer.Exit(1)
+
+
+@import_app.command("stock")
+def import_stock(
+    file: ImportFile,
+    store: StoreOption = None,
+    batch_size: BatchSize = 1000,
+) -> None:
+    """Import stock counts from a CSV file: the units on hand of each product in each store.
+
+    Columns: store (not needed with --store), sku, quantity (a count, 0 or more). The count
+    replaces the units on hand; units reserved by pickup orders are kept. An unknown store or
+    sku is a bad row. See docs/import.md.
+
+    Bad rows are reported on stderr as 'line N: reason' and skipped; good rows are kept.
+    Exit status: 0 when every row was imported; 1 when some rows were bad or the file was
+    refused; 2 for a usage error.
+    """
+    from phygital.commerce import imports
+
+    settings = get_settings()
+    stock_csv = _open_csv(lambda: imports.StockCsv(file, store=store))
+    _, factory = open_database(settings)
+    _check_store(factory, store)
+    done = _with_progress(
+        file,
+        stock_csv,
+        lambda bad_row, advance: imports.run_stock_import(
+            factory,
+            clock=SystemClock(),
+            file=stock_csv,
+            batch_size=batch_size,
+            on_bad_row=bad_row,
+            on_progress=advance,
+        ),
+    )
+    report = done.report
+    done.say(
+        f"{file.name}: {_count(report.rows, 'row')} read: "
+        f"{_count(report.created, 'new stock row')}, {report.updated:,} updated, "
+        f"{report.unchanged:,} unchanged, {report.bad:,} bad {done.rate(report.rows)}"
+    )
+    if report.bad:
+        raise typer.Exit(1)
+
+
+@import_app.command("pos")
+def import_pos(
+    file: ImportFile,
+    store: StoreOption = None,
+    batch_size: BatchSize = 10_000,
+) -> None:
+    """Import till sales (a POS export) from a CSV file: one in-store order per receipt.
+
+    Columns: receipt_id, sold_at (ISO time; without an offset in PHYGITAL_TIMEZONE), store (not
+    needed with --store), sku, quantity (1 or more), unit_price (89.90 or 89,90), and the
+    customer's customer_email, customer_phone, loyalty_card (all empty: an anonymous sale, still
+    counted for the store). One row per receipt line. See docs/import.md.
+
+    Customers are found or created through the identity rules; unknown skus are kept and
+    flagged; sold units leave the store's stock. A receipt with a bad row is skipped whole and
+    each of its rows is reported on stderr as 'line N: reason'. Receipts already imported are
+    left alone, so re-running a file (after fixing its bad rows) imports only what is missing.
+
+    Exit status: 0 when every row was imported; 1 when some rows were bad or the file was
+    refused; 2 for a usage error.
+    """
+    import zoneinfo
+
+    from phygital.commerce import imports
+
+    settings = get_settings()
+    pos_csv = _open_csv(lambda: imports.PosCsv(file, store=store))
+    _, factory = open_database(settings)
+    _check_store(factory, store)
+    done = _with_progress(
+        file,
+        pos_csv,
+        lambda bad_row, advance: imports.run_pos_import(
+            factory,
+            clock=SystemClock(),
+            file=pos_csv,
+            region=settings.default_region,
+            tz=zoneinfo.ZoneInfo(settings.timezone),
+            batch_size=batch_size,
+            on_bad_row=bad_row,
+            on_progress=advance,
+        ),
+    )
+    report = done.report
+    anonymous = report.created - report.customers
+    done.say(
+        f"{file.name}: {_count(report.rows, 'row')} read: "
+        f"{_count(report.created, 'receipt')} imported ({report.customers:,} with a customer, "
+        f"{anonymous:,} anonymous), {report.unchanged:,} already imported, "
+        f"{_count(report.bad, 'bad row')} {done.rate(report.rows)}"
     )
     if report.bad:
         raise typer.Exit(1)

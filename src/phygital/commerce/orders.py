@@ -19,10 +19,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from itertools import combinations
+from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -36,6 +37,7 @@ from phygital.commerce.models import (
     OrderLine,
     OrderOrigin,
     OrderStatus,
+    Product,
     ProductPair,
     PromiseKind,
     Store,
@@ -43,9 +45,11 @@ from phygital.commerce.models import (
 from phygital.commerce.schemas import LineRead, OrderCreate, OrderRead
 from phygital.core.clock import Clock
 from phygital.core.errors import Conflict, Invalid, NotFound
+from phygital.core.events import publish
 from phygital.db import new_id
 from phygital.identity import service as identity
-from phygital.identity.resolution import Observation, resolve_many
+from phygital.identity.identifiers import Ident
+from phygital.identity.resolution import Observation, execute_many, resolve_many
 
 # An order with more distinct products than this says little about what goes together.
 MAX_PAIR_LINES = 20
@@ -89,6 +93,47 @@ def observation_for(data: OrderCreate, *, region: str, field: str = "customer") 
     )
 
 
+@dataclass(slots=True)
+class PreparedOrder:
+    """An order whose values are checked and whose customer identifiers are normalised: what
+    `save_prepared` writes. `save_orders` makes these from the API's `OrderCreate`; bulk
+    imports that checked their rows already make them directly (far cheaper than a validated
+    model per receipt)."""
+
+    external_id: str
+    channel: str
+    placed_at: datetime
+    fulfilment: str
+    store: str | None
+    lines: list[tuple[str, int, Decimal, str | None]]  # sku, quantity, unit price, name
+    identifiers: list[Ident]
+    traits: dict[str, Any] = field(default_factory=dict)
+    currency: str = "EUR"
+    label: str | None = None
+    note: str | None = None
+
+    @property
+    def total(self) -> Decimal:
+        return sum((price * quantity for _, quantity, price, _ in self.lines), Decimal("0.00"))
+
+
+def prepare(data: OrderCreate, *, region: str) -> PreparedOrder:
+    """An API order as a `PreparedOrder` (`Invalid` names a bad identifier)."""
+    return PreparedOrder(
+        external_id=data.external_id,
+        channel=data.channel,
+        placed_at=data.placed_at,
+        fulfilment=data.fulfilment or "",
+        store=data.store,
+        lines=[(ln.sku, ln.quantity, ln.unit_price, ln.name) for ln in data.lines],
+        identifiers=observation_for(data, region=region).identifiers,
+        traits=dict(data.customer.traits),
+        currency=data.currency,
+        label=data.label,
+        note=data.note,
+    )
+
+
 def save_orders(
     session: Session,
     *,
@@ -103,13 +148,45 @@ def save_orders(
     `cancelled` lists the indexes of items that arrive already cancelled (a web shop's
     cancelled order seen first). Raises `Invalid` naming the field for an unknown store or a bad
     identifier, before anything is written."""
-    cancelled_at = set(cancelled)
     stores = store_service.stores_by_code(session, (i.store for i in items if i.store))
+    _check_stores(items, stores)
+    prepared = [prepare(item, region=region) for item in items]
+    return save_prepared(
+        session,
+        clock=clock,
+        origin=origin,
+        orders=prepared,
+        cancelled=cancelled,
+        source_updated_at=source_updated_at,
+        stores=stores,
+    )
+
+
+def _check_stores(items: Sequence[OrderCreate | PreparedOrder], stores: dict[str, Store]) -> None:
     for index, item in enumerate(items):
         if item.store and item.store not in stores:
             prefix = f"[{index}]." if len(items) > 1 else ""
             raise Invalid(f"{prefix}store: no store with code {item.store!r}", field="store")
-    observations = [observation_for(item, region=region) for item in items]
+
+
+def save_prepared(
+    session: Session,
+    *,
+    clock: Clock,
+    origin: OrderOrigin,
+    orders: Sequence[PreparedOrder],
+    cancelled: Iterable[int] = (),
+    source_updated_at: Sequence[datetime | None] | None = None,
+    stores: dict[str, Store] | None = None,
+) -> list[Saved]:
+    """`save_orders` for orders already checked and normalised (see `PreparedOrder`): the one
+    place orders are written. `stores` may pass the stores by code when the caller has them."""
+    items = orders
+    cancelled_at = set(cancelled)
+    wanted = {i.store for i in items if i.store}
+    if stores is None or not wanted <= stores.keys():
+        stores = store_service.stores_by_code(session, wanted)
+    _check_stores(items, stores)
 
     existing = _existing(session, [(i.channel, i.external_id) for i in items])
     results: list[Saved] = []
@@ -128,14 +205,27 @@ def save_orders(
     if not new:
         return results
 
-    with_identity = [i for i in new if observations[i].identifiers]
-    resolutions = resolve_many(
-        session, clock=clock, observations=[observations[i] for i in with_identity]
-    )
+    totals = {index: items[index].total for index in new}
+    with_identity = [i for i in new if items[i].identifiers]
+    observations = [
+        Observation(
+            identifiers=items[i].identifiers,
+            at=items[i].placed_at,
+            traits=dict(items[i].traits),
+            channel=items[i].channel,
+            cause="order",
+            ref=f"order {items[i].channel}:{items[i].external_id}",
+            counts_as_event=False,
+            # The customer's order counters move with the same write as their identity.
+            order_amount=None if i in cancelled_at else totals[i],
+        )
+        for i in with_identity
+    ]
+    resolutions = resolve_many(session, clock=clock, observations=observations)
     profile_of = {
         i: r.profile_id for i, r in zip(with_identity, resolutions, strict=True) if r is not None
     }
-    known = store_service.products_by_sku(session, (ln.sku for i in new for ln in items[i].lines))
+    known = _known_names(session, {ln[0] for i in new for ln in items[i].lines})
     pickup_stores = [stores[items[i].store] for i in new if items[i].fulfilment == "pickup"]  # type: ignore[index]
     schedule_of = store_service.schedules(session, {s.id: s for s in pickup_stores}.values())
 
@@ -144,19 +234,18 @@ def save_orders(
     line_rows: list[dict[str, object]] = []
     stock: dict[tuple[str, str], tuple[int, int]] = {}
     pairs: Counter[tuple[str, str]] = Counter()
-    facts: list[identity.OrderFact] = []
     pickups: list[tuple[str, Store, datetime, str | None, str]] = []
     for index in new:
         item = items[index]
         order_id = results[index].order_id
         store = stores[item.store] if item.store else None
         is_cancelled = index in cancelled_at
-        status = OrderStatus.CANCELLED if is_cancelled else _initial_status(item.fulfilment or "")
+        status = OrderStatus.CANCELLED if is_cancelled else _initial_status(item.fulfilment)
         promised = None
         if item.fulfilment == "pickup" and store is not None:
             promised = ready_by(schedule_of[store.id], item.placed_at, store.prep_minutes)
-        total = item.total
-        unknown = sum(1 for ln in item.lines if ln.sku not in known)
+        total = totals[index]
+        unknown = sum(1 for ln in item.lines if ln[0] not in known)
         profile_id = profile_of.get(index)
         order_rows.append(
             {
@@ -180,42 +269,43 @@ def save_orders(
                 "unknown_skus": unknown,
                 "created_at": now,
                 "updated_at": now,
+                "ready_at": None,
+                "collect_by": None,
+                "collected_at": None,
             }
         )
-        for line in item.lines:
+        for sku, quantity, unit_price, name in item.lines:
             line_rows.append(
                 {
                     "order_id": order_id,
-                    "sku": line.sku,
-                    "name": line.name or (known[line.sku].name if line.sku in known else None),
-                    "quantity": line.quantity,
-                    "unit_price": line.unit_price,
-                    "known": line.sku in known,
+                    "sku": sku,
+                    "name": name or known.get(sku),
+                    "quantity": quantity,
+                    "unit_price": unit_price,
+                    "known": sku in known,
                 }
             )
         if is_cancelled:
             continue
         if store is not None:
-            for line in item.lines:
-                place = (store.id, line.sku)
+            for sku, quantity, _, _ in item.lines:
+                place = (store.id, sku)
                 on_hand, reserved = stock.get(place, (0, 0))
                 if item.fulfilment == "pickup":
-                    stock[place] = (on_hand, reserved + line.quantity)
+                    stock[place] = (on_hand, reserved + quantity)
                 elif item.fulfilment == "in_store":
-                    stock[place] = (on_hand - line.quantity, reserved)
-        skus = sorted({ln.sku for ln in item.lines})
+                    stock[place] = (on_hand - quantity, reserved)
+        skus = sorted({ln[0] for ln in item.lines})
         if 1 < len(skus) <= MAX_PAIR_LINES:
             pairs.update(combinations(skus, 2))
-        if profile_id is not None:
-            facts.append(identity.OrderFact(profile_id, total, item.placed_at, item.channel))
         if promised is not None and store is not None:
             pickups.append((order_id, store, promised, profile_id, item.channel))
 
-    session.execute(insert(Order), order_rows)
-    session.execute(insert(OrderLine), line_rows)
+    # One driver executemany each (see execute_many): the hot path of bulk imports.
+    execute_many(session, insert(Order.__table__), order_rows)  # type: ignore[arg-type]
+    execute_many(session, insert(OrderLine.__table__), line_rows)  # type: ignore[arg-type]
     store_service.adjust_stock(session, stock)
     _count_pairs(session, pairs)
-    identity.record_orders(session, facts=facts)
     for order_id, store, promised, profile_id, channel in pickups:
         promises.make(
             session,
@@ -228,21 +318,39 @@ def save_orders(
             profile_id=profile_id,
             made_at=now,
         )
+    publish(session, "orders.saved", clock=clock, order_ids=[results[i].order_id for i in new])
     return results
 
 
-def _existing(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
-    wanted = set(keys)
-    ids = sorted({external for _, external in wanted})
-    found: dict[tuple[str, str], str] = {}
-    for start in range(0, len(ids), 900):
+def _known_names(session: Session, skus: set[str]) -> dict[str, str]:
+    """The catalogue's name of each of these skus it has."""
+    wanted = sorted(skus)
+    names: dict[str, str] = {}
+    for start in range(0, len(wanted), 900):
         rows = session.execute(
-            select(Order.channel, Order.external_id, Order.id).where(
-                Order.external_id.in_(ids[start : start + 900])
-            )
+            select(Product.sku, Product.name).where(Product.sku.in_(wanted[start : start + 900]))
         )
-        for channel, external_id, order_id in rows:
-            if (channel, external_id) in wanted:
+        names.update({sku: name for sku, name in rows})
+    return names
+
+
+def _existing(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """Orders already stored for these `(channel, external_id)` keys: per channel, so the
+    lookup uses the unique index (channel first) rather than scanning the table."""
+    by_channel: dict[str, list[str]] = {}
+    for channel, external in set(keys):
+        by_channel.setdefault(channel, []).append(external)
+    found: dict[tuple[str, str], str] = {}
+    for channel, externals in sorted(by_channel.items()):
+        externals.sort()
+        for start in range(0, len(externals), 900):
+            rows = session.execute(
+                select(Order.external_id, Order.id).where(
+                    Order.channel == channel,
+                    Order.external_id.in_(externals[start : start + 900]),
+                )
+            )
+            for external_id, order_id in rows:
                 found[(channel, external_id)] = order_id
     return found
 
@@ -263,7 +371,7 @@ def _count_pairs(session: Session, pairs: Counter[tuple[str, str]]) -> None:
         set_={"orders": ProductPair.orders + stmt.excluded.orders},
     )
     rows.sort(key=lambda r: (str(r["sku"]), str(r["other_sku"])))  # a stable lock order
-    session.execute(stmt, rows)
+    execute_many(session, stmt, rows)
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -399,6 +507,7 @@ def mark_collected(session: Session, *, clock: Clock, order: Order) -> Order:
     order.collected_at = now
     store_service.adjust_stock(session, _stock_for(session, order, on_hand=-1, reserved=-1))
     session.flush()
+    publish(session, "orders.changed", clock=clock, order_ids=[order.id])
     return order
 
 
@@ -421,6 +530,7 @@ def cancel(session: Session, *, clock: Clock, order: Order) -> Order:
             facts=[identity.OrderFact(order.profile_id, order.total, order.placed_at, None)],
         )
     session.flush()
+    publish(session, "orders.changed", clock=clock, order_ids=[order.id])
     return order
 
 

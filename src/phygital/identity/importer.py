@@ -2,9 +2,8 @@
 
 Three layers, so each can be tested on its own:
 
-- reading: `CustomerCsv` checks the encoding (UTF-8, with or without BOM), sniffs the delimiter
-  (`,` or `;`: Italian Excel exports use `;`) and the header, then yields raw rows with the line
-  they start on;
+- reading: `CustomerCsv`, a `core.csvfile.CsvFile` (encoding, delimiter, header, rows with
+  the line they start on, shared by every import), that also checks the customer columns;
 - parsing: `parse_row` turns one raw row into a `CustomerRow` or says why it is bad (pure);
 - importing: `import_batch` attaches a batch of rows through identity resolution, the one way
   anything is attached to a person, and appends their consent statements; `run_import` drives
@@ -16,12 +15,9 @@ statement that repeats what is already on record is not appended again.
 
 from __future__ import annotations
 
-import codecs
-import csv
-import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +25,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from phygital.core.clock import Clock
+from phygital.core.csvfile import (
+    NO,
+    YES,
+    CsvFile,
+    ImportFileError,
+    RowError,
+    extra_values,
+    header_names,
+    is_blank,
+    parse_bool,
+    parse_time,
+    sniff_delimiter,
+)
 from phygital.identity import identifiers as ids
 from phygital.identity.identifiers import Ident, IdentifierError
 from phygital.identity.models import Profile
@@ -36,6 +45,23 @@ from phygital.identity.resolution import Observation, resolve_many
 from phygital.privacy import consent
 from phygital.privacy.consent import ConsentStatement
 from phygital.privacy.models import ContactChannel, Purpose
+
+__all__ = [
+    "NO",
+    "YES",
+    "CustomerCsv",
+    "CustomerRow",
+    "ImportFileError",
+    "ImportReport",
+    "RowError",
+    "import_batch",
+    "parse_bool",
+    "parse_header",
+    "parse_row",
+    "parse_time",
+    "run_import",
+    "sniff_delimiter",
+]
 
 IDENTIFIER_COLUMNS = {
     "user_id": ids.USER_ID,
@@ -52,21 +78,9 @@ CONSENT_COLUMNS = {
 PROOF_COLUMNS = ("consent_at", "consent_wording")
 KNOWN_COLUMNS = (*IDENTIFIER_COLUMNS, *TRAIT_COLUMNS, *CONSENT_COLUMNS, *PROOF_COLUMNS)
 
-YES = frozenset({"yes", "y", "true", "1", "si", "sì", "s"})
-NO = frozenset({"no", "n", "false", "0"})
-
 DEFAULT_BATCH_SIZE = 1000
-_DELIMITERS = (",", ";", "\t")
 _MAX_TRAIT_LENGTH = 200
 _MAX_WORDING_LENGTH = 5000
-
-
-class ImportFileError(Exception):
-    """The file cannot be imported at all (encoding, header); one line that says why."""
-
-
-class RowError(ValueError):
-    """One row that cannot be imported, with every reason found in it."""
 
 
 @dataclass(frozen=True)
@@ -84,52 +98,10 @@ class CustomerRow:
 # -- reading ------------------------------------------------------------------------------------
 
 
-def _utf8_lines(path: Path) -> int:
-    """Check that the whole file is UTF-8 before anything is imported; return its line count."""
-    decoder = codecs.getincrementaldecoder("utf-8-sig")()
-    newlines = 0
-    last = b""
-    with path.open("rb") as raw:
-        while chunk := raw.read(1 << 20):
-            try:
-                decoder.decode(chunk)
-            except UnicodeDecodeError as exc:
-                line = newlines + chunk.count(b"\n", 0, exc.start) + 1
-                raise ImportFileError(
-                    f"{path.name}: line {line} is not UTF-8 text; save the file as "
-                    "'CSV UTF-8' (in Excel: Save as > CSV UTF-8)"
-                ) from None
-            newlines += chunk.count(b"\n")
-            last = chunk
-        try:
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            raise ImportFileError(f"{path.name}: the file ends inside a UTF-8 character") from None
-    return newlines + (1 if last and not last.endswith(b"\n") else 0)
-
-
-def sniff_delimiter(header_line: str) -> str:
-    """The delimiter of a header line: the most frequent of `,` `;` and tab outside quotes
-    (header names never contain them); `,` for a one-column file."""
-    counts = dict.fromkeys(_DELIMITERS, 0)
-    quoted = False
-    for char in header_line:
-        if char == '"':
-            quoted = not quoted
-        elif not quoted and char in counts:
-            counts[char] += 1
-    best = max(_DELIMITERS, key=lambda d: counts[d])
-    return best if counts[best] else ","
-
-
 def parse_header(cells: list[str]) -> list[str]:
     """Column names (trimmed, lower-cased), or `ImportFileError` for an unknown or repeated
     column or a header without any identifier column."""
-    names = [c.strip().lower() for c in cells]
-    while names and not names[-1]:
-        names.pop()  # trailing empty cells: a spreadsheet's unused columns
-    if not names:
-        raise ImportFileError("the file has no header line")
+    names = header_names(cells)
     for name in names:
         if name not in KNOWN_COLUMNS:
             shown = name or "(empty)"
@@ -139,8 +111,6 @@ def parse_header(cells: list[str]) -> list[str]:
                 "consent_<purpose>_<channel> (e.g. consent_marketing_email), consent_at, "
                 "consent_wording (see docs/import.md)"
             )
-        if names.count(name) > 1:
-            raise ImportFileError(f"column {name!r} appears twice in the header")
     if not any(n in IDENTIFIER_COLUMNS for n in names):
         raise ImportFileError(
             "the header has no identifier column: give at least one of "
@@ -149,97 +119,15 @@ def parse_header(cells: list[str]) -> list[str]:
     return names
 
 
-class CustomerCsv:
+class CustomerCsv(CsvFile):
     """A customers CSV file whose encoding and header were checked."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        try:
-            self.total_lines = _utf8_lines(path)
-        except OSError as exc:
-            raise ImportFileError(f"cannot read {path}: {exc.strerror or exc}") from None
-        self.header_lines = 1
-        with path.open(encoding="utf-8-sig", newline="") as text:
-            first = text.readline()
-            hint = first.strip()
-            if len(hint) == 5 and hint.lower().startswith("sep="):
-                # Excel's "sep=;" line names the delimiter; the header follows it.
-                self.delimiter = hint[4]
-                first = text.readline()
-                self.header_lines = 2
-            else:
-                self.delimiter = sniff_delimiter(first)
-        if not first.strip():
-            raise ImportFileError(f"{path.name}: the file is empty or its header line is blank")
-        self.columns = parse_header(next(csv.reader(io.StringIO(first), self._dialect())))
-
-    def _dialect(self) -> type[csv.Dialect]:
-        class Dialect(csv.excel):
-            delimiter = self.delimiter
-
-        return Dialect
-
-    def rows(self) -> Iterator[tuple[int, int, list[str]]]:
-        """`(first line, last line, cells)` of each data row, blank lines included as `[]`.
-        A malformed CSV structure raises `ImportFileError` naming its line."""
-        with self.path.open(encoding="utf-8-sig", newline="") as text:
-            reader = csv.reader(text, self._dialect())
-            try:
-                for _ in range(self.header_lines):
-                    next(reader)  # the header, already checked
-                while True:
-                    start = reader.line_num + 1
-                    try:
-                        cells = next(reader)
-                    except StopIteration:
-                        return
-                    yield start, reader.line_num, cells
-            except csv.Error as exc:
-                raise ImportFileError(
-                    f"{self.path.name}: line {reader.line_num}: not valid CSV: {exc}"
-                ) from None
+        super().__init__(path)
+        self.columns = parse_header(self.header)
 
 
 # -- parsing ------------------------------------------------------------------------------------
-
-
-def parse_bool(value: str) -> bool | None:
-    """yes/no, true/false, 1/0, sì/no (any case); empty means not stated (None)."""
-    v = value.strip().lower()
-    if not v:
-        return None
-    if v in YES:
-        return True
-    if v in NO:
-        return False
-    raise ValueError(f"{value.strip()!r} is not yes or no")
-
-
-def parse_time(value: str, *, tz: tzinfo) -> datetime | None:
-    """ISO 8601 (`2026-03-01`, `2026-03-01T10:30:00+01:00`) or Italian `01/03/2026 [10:30]`;
-    a time without an offset is in the company's time zone."""
-    text = value.strip()
-    if not text:
-        return None
-    parsed: datetime | None = None
-    try:
-        if len(text) == 10 and text[4] == "-":
-            parsed = datetime.combine(date.fromisoformat(text), datetime.min.time())
-        else:
-            iso = text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
-            parsed = datetime.fromisoformat(iso)
-    except ValueError:
-        for pattern in ("%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d/%m/%Y"):
-            try:
-                parsed = datetime.strptime(text, pattern)
-                break
-            except ValueError:
-                continue
-    if parsed is None:
-        raise ValueError(f"{text!r} is not a date (use 2026-03-01 or 01/03/2026 10:30)")
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=tz)
-    return parsed.astimezone(UTC)
 
 
 def parse_row(
@@ -253,12 +141,11 @@ def parse_row(
 ) -> CustomerRow | None:
     """One data row as a `CustomerRow`; None for a blank row; `RowError` with every problem
     found. Placeholder values (`n/a`, `-`, `null`, …) count as empty."""
-    if not any(c.strip() for c in cells):
+    if is_blank(cells):
         return None
     problems: list[str] = []
-    extra = cells[len(columns) :]
-    if any(c.strip() for c in extra):
-        problems.append(f"{len(cells)} values but the header has {len(columns)} columns")
+    if extra := extra_values(columns, cells):
+        problems.append(extra)
     values = dict(zip(columns, cells, strict=False))
 
     identifiers: list[Ident] = []

@@ -21,12 +21,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import UpdateBase
 
 from phygital.core.clock import Clock
+from phygital.core.events import publish
 from phygital.db import new_id
 from phygital.identity.identifiers import (
     ANONYMOUS_ID,
@@ -71,6 +74,9 @@ class Observation:
     cause: str = "event"  # event, alias, import, order, api
     ref: str = ""  # e.g. the message id, for the merge log
     counts_as_event: bool = True
+    # An order of this amount (commerce): the member's order counters, first/last seen times
+    # and channels move with it, in the same bulk write as the identity.
+    order_amount: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,10 @@ class _ProfileState:
     dirty: bool = False
     moved: bool = False
     merged_at: datetime | None = None
+    # Orders observed in this batch: added to the stored counters (an increment, so a
+    # concurrent cancellation is never overwritten).
+    orders_added: int = 0
+    revenue_added: Decimal = Decimal(0)
 
 
 class ResolutionBatch:
@@ -375,8 +385,12 @@ class ResolutionBatch:
                 member.traits[name] = value
                 member.trait_times[name] = at_iso
                 member.dirty = True
-        if obs.counts_as_event:
-            member.events_count += 1
+        if obs.counts_as_event or obs.order_amount is not None:
+            if obs.counts_as_event:
+                member.events_count += 1
+            else:
+                member.orders_added += 1
+                member.revenue_added += obs.order_amount or 0
             if member.first_seen_at is None or obs.at < member.first_seen_at:
                 member.first_seen_at = obs.at
             if member.last_seen_at is None or obs.at > member.last_seen_at:
@@ -397,7 +411,7 @@ class ResolutionBatch:
         for p in self.profiles.values():
             if not (p.new or p.dirty or p.moved):
                 continue
-            row = {
+            row: dict[str, Any] = {
                 "canonical_id": p.canonical_id,
                 "merged_into_id": p.merged_into_id,
                 "traits": p.traits,
@@ -412,35 +426,56 @@ class ResolutionBatch:
             if p.merged_at is not None:
                 row["merged_at"] = p.merged_at
             if p.new:
-                new_rows.append({"id": p.id, "created_at": p.created_at, "merged_at": None, **row})
+                new_rows.append(
+                    {
+                        "id": p.id,
+                        "created_at": p.created_at,
+                        "merged_at": None,
+                        "orders_count": p.orders_added,
+                        "revenue": p.revenue_added,
+                        **row,
+                    }
+                )
             else:
+                if p.orders_added:
+                    row["d_orders"] = p.orders_added
+                    row["d_revenue"] = p.revenue_added
                 changed.append({"b_id": p.id, **row})
             p.new = p.dirty = p.moved = False
-        # On the Connection these run as Core executemany: the ORM's bulk path (through the
-        # Session) costs more than the inserts themselves on this hot path.
-        conn = self.session.connection()
+            p.orders_added = 0
+            p.revenue_added = Decimal(0)
+        session = self.session
         if new_rows:
-            conn.execute(insert(Profile), new_rows)
+            execute_many(session, insert(Profile.__table__), new_rows)  # type: ignore[arg-type]
         if self.new_identifiers:
-            conn.execute(insert(Identifier), self.new_identifiers)
+            execute_many(session, insert(Identifier.__table__), self.new_identifiers)  # type: ignore[arg-type]
             self.new_identifiers = []
         if changed:
             # Group by column set: executemany needs the same keys in every row.
             by_keys: dict[tuple[str, ...], list[dict[str, Any]]] = {}
             for row in changed:
                 by_keys.setdefault(tuple(sorted(row)), []).append(row)
+            table = Profile.__table__
             for keys, rows in by_keys.items():
+                values: dict[str, Any] = {
+                    k: bindparam(k) for k in keys if k not in ("b_id", "d_orders", "d_revenue")
+                }
+                if "d_orders" in keys:
+                    values["orders_count"] = table.c.orders_count + bindparam("d_orders")
+                    values["revenue"] = table.c.revenue + bindparam(
+                        "d_revenue", type_=table.c.revenue.type
+                    )
                 stmt = (
-                    update(Profile.__table__)  # type: ignore[arg-type]
-                    .where(Profile.__table__.c.id == bindparam("b_id"))
-                    .values({k: bindparam(k) for k in keys if k != "b_id"})
+                    update(table)  # type: ignore[arg-type]
+                    .where(table.c.id == bindparam("b_id"))
+                    .values(values)
                 )
-                conn.execute(stmt, rows)
+                execute_many(session, stmt, rows)
         if self.merges:
-            conn.execute(insert(MergeRecord), self.merges)
+            execute_many(session, insert(MergeRecord.__table__), self.merges)  # type: ignore[arg-type]
             self.merges = []
         if self.conflicts:
-            conn.execute(insert(IdentityConflict), self.conflicts)
+            execute_many(session, insert(IdentityConflict.__table__), self.conflicts)  # type: ignore[arg-type]
             self.conflicts = []
 
 
@@ -467,8 +502,54 @@ def resolve_many(
     batch = ResolutionBatch(session, clock=clock, limits=limits)
     batch.load(i for obs in observations for i in obs.identifiers)
     results = [batch.resolve(obs) for obs in observations]
+    merged = sorted({batch.profiles[m["survivor_id"]].canonical_id for m in batch.merges})
     batch.flush()
+    if merged:
+        # Joining profiles may join research to a purchase (journeys listen).
+        publish(session, "identity.changed", clock=clock, customer_ids=merged)
     return results
+
+
+def execute_many(session: Session, stmt: UpdateBase, rows: list[dict[str, Any]]) -> None:
+    """Run an INSERT, UPDATE or upsert for many rows (all with the same keys: the statement's
+    bind names) with one driver `executemany`.
+
+    The SQL and each value's bind processing are SQLAlchemy's own, applied column by column and
+    once per distinct value (a batch repeats the same times, prices and codes) instead of row by
+    row: on batches of thousands of rows SQLAlchemy's per-row parameter handling costs more
+    than the database's work, and the ORM's bulk path also splits rows into many statements
+    (one per run of rows with the same NULL columns)."""
+    if not rows:
+        return
+    conn = session.connection()
+    keys = list(rows[0])
+    compiled = stmt.compile(dialect=conn.dialect, column_keys=keys)
+    processors: dict[str, Any] = getattr(compiled, "_bind_processors", {})
+    positions = getattr(compiled, "positiontup", None)
+    names: list[str] = list(positions) if positions is not None else keys
+    columns: list[list[Any]] = []
+    for name in names:
+        values = [row[name] for row in rows]
+        process = processors.get(name)
+        if process is not None:
+            memo: dict[Any, Any] = {}
+            processed = []
+            for value in values:
+                try:
+                    done = memo[value]
+                except KeyError:
+                    done = memo[value] = process(value)
+                except TypeError:  # unhashable: a JSON document
+                    done = process(value)
+                processed.append(done)
+            values = processed
+        columns.append(values)
+    params: list[Any]
+    if positions is not None:
+        params = list(zip(*columns, strict=True))
+    else:
+        params = [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+    conn.exec_driver_sql(str(compiled), params)
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:

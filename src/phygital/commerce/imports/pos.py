@@ -1,0 +1,502 @@
+"""Till sales from CSV (`phygital import pos FILE.csv [--store CODE]`): one in-store order per
+receipt, through `orders.save_prepared` (identity resolution, unknown skus flagged, stock off the
+shelf), idempotent on the receipt id.
+
+A receipt with a bad row is skipped whole, so there are never half receipts; the rows of a
+receipt need not be consecutive (a first pass finds the line each receipt ends on), and a
+receipt is never cut between two batches. Large files are read and parsed in a second process
+while this one writes.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from decimal import Decimal
+from pathlib import Path
+from queue import Empty
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from phygital.commerce import service
+from phygital.commerce.imports.common import (
+    DEFAULT_POS_BATCH_SIZE,
+    DOC,
+    MAX_QUANTITY,
+    POS_COLUMNS,
+    POS_IDENTIFIER_COLUMNS,
+    STORE_CODE_PATTERN,
+    BadRow,
+    Errors,
+    ImportReport,
+    Progress,
+    add_up,
+    cell,
+    check_sku,
+    check_store_option,
+    ignore_bad_row,
+    ignore_progress,
+)
+from phygital.commerce.models import OrderOrigin, Store
+from phygital.commerce.orders import PreparedOrder, save_prepared
+from phygital.core.clock import Clock
+from phygital.core.csvfile import (
+    CsvFile,
+    ImportFileError,
+    RowError,
+    check_columns,
+    extra_values,
+    is_blank,
+    parse_decimal,
+    parse_int,
+    parse_time,
+)
+from phygital.identity import identifiers as ids
+from phygital.identity.identifiers import Ident, IdentifierError
+
+
+class PosCsv(CsvFile):
+    """A till export: one row per receipt line (receipt_id, sold_at, store, sku, quantity,
+    unit_price, customer_email, customer_phone, loyalty_card). `--store` fills or overrides the
+    store column."""
+
+    def __init__(self, path: Path, *, store: str | None = None) -> None:
+        super().__init__(path)
+        check_store_option(store)
+        self.store = store
+        required = ["receipt_id", "sold_at", "sku", "quantity", "unit_price"]
+        if store is None:
+            required.insert(2, "store")
+        check_columns(self.columns, known=POS_COLUMNS, required=required, doc=DOC)
+
+
+class PosRowError(RowError):
+    """A bad till row, with its receipt id when it could be read (its receipt is skipped)."""
+
+    def __init__(self, reason: str, receipt_id: str) -> None:
+        super().__init__(reason)
+        self.receipt_id = receipt_id
+
+
+@dataclass(frozen=True)
+class PosLine:
+    line: int
+    receipt_id: str
+    sold_at: datetime
+    store: str
+    sku: str
+    quantity: int
+    unit_price: Decimal
+    identifiers: tuple[Ident, ...]
+
+
+class PosParser:
+    """Parses till rows; built once per file (column positions, caches for repeated values)."""
+
+    def __init__(self, columns: list[str], *, region: str, tz: tzinfo, store: str | None) -> None:
+        self.columns = columns
+        self.width = len(columns)
+        self.at = {name: columns.index(name) for name in columns}
+        self.region = region
+        self.tz = tz
+        self.store = store
+        self.identifier_columns = [
+            (self.at[c], c, kind) for c, kind in POS_IDENTIFIER_COLUMNS.items() if c in self.at
+        ]
+        self._times: dict[str, datetime] = {}
+        self._prices: dict[str, Decimal] = {}
+        self._idents: dict[tuple[str, str], Ident | str] = {}
+
+    def _identifier(self, kind: str, raw: str) -> Ident | str:
+        """The identifier a cell holds, or why it cannot be one ("" for a placeholder: empty),
+        remembered: the same customers come back receipt after receipt."""
+        text = raw.strip()
+        found: Ident | str
+        if not text or ids.is_placeholder(text):
+            found = ""
+        else:
+            try:
+                found = ids.normalise(kind, text, region=self.region)
+            except IdentifierError as exc:
+                found = str(exc)
+        if len(self._idents) >= 500_000:
+            self._idents.clear()
+        self._idents[(kind, raw)] = found
+        return found
+
+    def receipt_id(self, cells: list[str]) -> str:
+        return cell(cells, self.at["receipt_id"])
+
+    def parse(self, cells: list[str], *, line: int) -> PosLine | None:
+        """One till row; None for a blank row; `PosRowError` with every problem found."""
+        if len(cells) == self.width:
+            values = cells
+        elif is_blank(cells):
+            return None
+        else:
+            values = cells[: self.width] + [""] * (self.width - len(cells))
+        at = self.at
+        problems: list[str] = []
+        if len(cells) > self.width and (extra := extra_values(self.columns, cells)):
+            problems.append(extra)
+
+        receipt_id = values[at["receipt_id"]].strip()
+        if not receipt_id:
+            problems.append("receipt_id: missing")
+        elif len(receipt_id) > 100:
+            problems.append("receipt_id: longer than 100 characters")
+            receipt_id = ""
+
+        raw_time = values[at["sold_at"]].strip()
+        sold_at = self._times.get(raw_time)
+        if sold_at is None:
+            try:
+                sold_at = parse_time(raw_time, tz=self.tz)
+                if sold_at is None:
+                    problems.append("sold_at: missing")
+                elif len(self._times) < 10_000:
+                    self._times[raw_time] = sold_at
+            except ValueError as exc:
+                problems.append(f"sold_at: {exc}")
+
+        store = self.store or cell(values, at.get("store"))
+        if not store:
+            problems.append("store: missing (give a store column or --store CODE)")
+        elif not STORE_CODE_PATTERN.match(store):
+            problems.append(f"store: {store!r} is not a store code")
+
+        sku = values[at["sku"]].strip()
+        check_sku(sku, problems)
+
+        quantity = 0
+        raw_quantity = values[at["quantity"]]
+        try:
+            quantity = int(raw_quantity)
+        except ValueError:
+            try:
+                quantity = parse_int(raw_quantity)
+            except ValueError as exc:
+                problems.append(f"quantity: {exc}")
+        if quantity < 0:
+            problems.append(
+                f"quantity: {quantity} is negative; returns are not imported (the sale stays "
+                "in the customer's history)"
+            )
+        elif quantity == 0 and not any(p.startswith("quantity") for p in problems):
+            problems.append("quantity: 0; a receipt line sells at least 1")
+        elif quantity > MAX_QUANTITY:
+            problems.append(f"quantity: {quantity} is more than {MAX_QUANTITY:,}")
+
+        raw_price = values[at["unit_price"]]
+        price = self._prices.get(raw_price)
+        if price is None:
+            try:
+                price = parse_decimal(raw_price)
+                if price < 0:
+                    problems.append(f"unit_price: {raw_price.strip()!r} is negative")
+                elif len(self._prices) < 100_000:
+                    self._prices[raw_price] = price
+            except ValueError as exc:
+                problems.append(f"unit_price: {exc}")
+
+        identifiers: list[Ident] = []
+        for index, column, kind in self.identifier_columns:
+            raw = values[index]
+            if not raw:
+                continue
+            found = self._idents.get((kind, raw))
+            if found is None:
+                found = self._identifier(kind, raw)
+            if isinstance(found, Ident):
+                identifiers.append(found)
+            elif found:
+                problems.append(f"{column}: {found}")
+
+        if problems:
+            raise PosRowError("; ".join(problems), receipt_id)
+        assert sold_at is not None and price is not None
+        return PosLine(
+            line=line,
+            receipt_id=receipt_id,
+            sold_at=sold_at,
+            store=store,
+            sku=sku,
+            quantity=quantity,
+            unit_price=price,
+            identifiers=tuple(identifiers),
+        )
+
+
+@dataclass
+class Receipt:
+    """The rows of one receipt read so far; `bad` rows make the whole receipt skipped."""
+
+    receipt_id: str
+    lines: list[PosLine] = field(default_factory=list)
+    bad: list[tuple[int, str]] = field(default_factory=list)
+
+    def add(self, line: PosLine) -> None:
+        if self.lines:
+            first = self.lines[0]
+            if (
+                line.identifiers == first.identifiers
+                and line.sold_at == first.sold_at
+                and line.store == first.store
+            ):
+                self.lines.append(line)  # the usual case: the receipt's header repeated
+                return
+            problems = []
+            if line.sold_at != first.sold_at:
+                problems.append(f"sold_at: differs from line {first.line} of the same receipt")
+            if line.store != first.store:
+                problems.append(f"store: differs from line {first.line} of the same receipt")
+            known = {i.kind: (i.value, ln.line) for ln in self.lines for i in ln.identifiers}
+            for ident in line.identifiers:
+                value, where = known.get(ident.kind, (ident.value, 0))
+                if value != ident.value:
+                    column = _pos_column(ident.kind)
+                    problems.append(f"{column}: differs from line {where} of the same receipt")
+            if problems:
+                self.bad.append((line.line, "; ".join(problems)))
+                return
+        self.lines.append(line)
+
+    @property
+    def rows(self) -> int:
+        return len(self.lines) + len(self.bad)
+
+    def identifiers(self) -> list[Ident]:
+        found: dict[str, Ident] = {}
+        for line in self.lines:
+            for ident in line.identifiers:
+                found.setdefault(ident.key, ident)
+        return list(found.values())
+
+    def order(self) -> PreparedOrder:
+        """The receipt as an in-store order of the store channel."""
+        first = self.lines[0]
+        return PreparedOrder(
+            external_id=self.receipt_id,
+            channel="store",
+            placed_at=first.sold_at,
+            fulfilment="in_store",
+            store=first.store,
+            lines=[(ln.sku, ln.quantity, ln.unit_price, None) for ln in self.lines],
+            identifiers=self.identifiers(),
+        )
+
+
+def _pos_column(kind: str) -> str:
+    return next(c for c, k in POS_IDENTIFIER_COLUMNS.items() if k == kind)
+
+
+def import_receipts(
+    session: Session,
+    *,
+    clock: Clock,
+    receipts: list[Receipt],
+    stores: dict[str, Store],
+) -> tuple[ImportReport, list[tuple[int, str]]]:
+    """Save the good receipts as in-store orders (those already imported are left alone);
+    return what was done and every row not imported with its reason. Does not commit."""
+    result = ImportReport()
+    bad: list[tuple[int, str]] = []
+    good: list[Receipt] = []
+    for receipt in receipts:
+        if receipt.lines and receipt.lines[0].store not in stores:
+            code = receipt.lines[0].store
+            receipt.bad += [
+                (ln.line, f"store: no store with code {code!r}") for ln in receipt.lines
+            ]
+            receipt.lines = []
+        if receipt.bad:
+            bad += receipt.bad
+            first_bad = min(line for line, _ in receipt.bad)
+            bad += [
+                (
+                    ln.line,
+                    f"not imported: receipt {receipt.receipt_id} has a bad row on line {first_bad}",
+                )
+                for ln in receipt.lines
+            ]
+        elif receipt.lines:
+            good.append(receipt)
+    if good:
+        saved = save_prepared(
+            session,
+            clock=clock,
+            origin=OrderOrigin.POS,
+            orders=[r.order() for r in good],
+            stores=stores,
+        )
+        for receipt, done in zip(good, saved, strict=True):
+            if done.created:
+                result.created += 1
+                if any(ln.identifiers for ln in receipt.lines):
+                    result.customers += 1
+            else:
+                result.unchanged += 1
+    return result, bad
+
+
+def last_lines(file: PosCsv, parser: PosParser) -> dict[str, int]:
+    """The line each receipt ends on (a first pass over the file): a receipt is written only
+    once all its rows are read, wherever they are in the file."""
+    last: dict[str, int] = {}
+    for start, _, cells in file.rows():
+        receipt_id = parser.receipt_id(cells)
+        if receipt_id:
+            last[receipt_id] = start
+    return last
+
+
+@dataclass
+class Chunk:
+    """Whole receipts read from the file (about a batch of rows), the rows found bad on their
+    own, how many rows were read and the last line reached."""
+
+    receipts: list[Receipt]
+    bad: list[tuple[int, str]]
+    rows: int
+    last_line: int
+
+
+def read_receipts(file: PosCsv, *, region: str, tz: tzinfo, batch_size: int) -> Iterator[Chunk]:
+    """The file's receipts, parsed and grouped, in chunks of about `batch_size` rows; a receipt
+    is in a chunk once all its rows are read, wherever they are in the file."""
+    parser = PosParser(file.columns, region=region, tz=tz, store=file.store)
+    ends = last_lines(file, parser)
+    open_receipts: dict[str, Receipt] = {}
+    chunk = Chunk([], [], 0, file.header_lines)
+    ready_rows = 0
+    for start, end, cells in file.rows():
+        chunk.last_line = end
+        try:
+            line = parser.parse(cells, line=start)
+        except PosRowError as exc:
+            chunk.rows += 1
+            receipt_id = exc.receipt_id
+            if not receipt_id:
+                chunk.bad.append((start, str(exc)))
+                continue
+            receipt = open_receipts.get(receipt_id)
+            if receipt is None:
+                receipt = open_receipts[receipt_id] = Receipt(receipt_id)
+            receipt.bad.append((start, str(exc)))
+        else:
+            if line is None:
+                continue
+            chunk.rows += 1
+            receipt_id = line.receipt_id
+            receipt = open_receipts.get(receipt_id)
+            if receipt is None:
+                receipt = open_receipts[receipt_id] = Receipt(receipt_id)
+            receipt.add(line)
+        if ends.get(receipt_id) == start:
+            chunk.receipts.append(open_receipts.pop(receipt_id))
+            ready_rows += receipt.rows
+            if ready_rows >= batch_size:
+                yield chunk
+                chunk = Chunk([], [], 0, end)
+                ready_rows = 0
+    chunk.receipts.extend(open_receipts.values())  # none, unless the file changed meanwhile
+    yield chunk
+
+
+# Below this many rows a second process costs more (its start) than it saves.
+PARALLEL_MIN_ROWS = 20_000
+
+
+def _read_in_child(
+    file: PosCsv, region: str, tz: tzinfo, batch_size: int, queue: multiprocessing.Queue[Any]
+) -> None:
+    try:
+        for chunk in read_receipts(file, region=region, tz=tz, batch_size=batch_size):
+            queue.put(("chunk", chunk))
+        queue.put(("done", None))
+    except ImportFileError as exc:
+        queue.put(("file", str(exc)))
+    except BaseException:
+        queue.put(("crash", traceback.format_exc()))
+
+
+def _read_in_parallel(file: PosCsv, *, region: str, tz: tzinfo, batch_size: int) -> Iterator[Chunk]:
+    """`read_receipts` in a second process, a few chunks ahead of the writer: parsing and
+    normalising identifiers (validating an e-mail address costs tens of microseconds) then run
+    on the other core while this one writes."""
+    context = multiprocessing.get_context("spawn")  # never fork a process holding connections
+    queue: multiprocessing.Queue[Any] = context.Queue(maxsize=4)
+    reader = context.Process(
+        target=_read_in_child, args=(file, region, tz, batch_size, queue), daemon=True
+    )
+    reader.start()
+    try:
+        while True:
+            try:
+                kind, payload = queue.get(timeout=1)
+            except Empty:
+                if not reader.is_alive():
+                    raise RuntimeError("the process reading the file stopped") from None
+                continue
+            if kind == "chunk":
+                yield payload
+            elif kind == "done":
+                return
+            elif kind == "file":
+                raise ImportFileError(payload)
+            else:
+                raise RuntimeError(f"reading the file failed:\n{payload}")
+    finally:
+        if reader.is_alive():
+            reader.terminate()
+        reader.join(5)
+        queue.close()
+
+
+def run_pos_import(
+    factory: sessionmaker[Session],
+    *,
+    clock: Clock,
+    file: PosCsv,
+    region: str,
+    tz: tzinfo,
+    batch_size: int = DEFAULT_POS_BATCH_SIZE,
+    parallel: bool | None = None,
+    on_bad_row: BadRow = ignore_bad_row,
+    on_progress: Progress = ignore_progress,
+) -> ImportReport:
+    """Import every good receipt of `file` as an in-store order, one transaction per batch of
+    about `batch_size` rows (whole receipts only). `created`: receipts imported; `unchanged`:
+    receipts imported before (re-running a file imports nothing twice); `customers`: new
+    receipts with a customer (the others are anonymous sales, counted for their store).
+
+    `parallel` reads and parses the file in a second process while this one writes (default:
+    for files of `PARALLEL_MIN_ROWS` rows or more, on a machine with more than one core)."""
+    if parallel is None:
+        parallel = file.data_lines >= PARALLEL_MIN_ROWS and (os.cpu_count() or 1) > 1
+    read = _read_in_parallel if parallel else read_receipts
+    report = ImportReport()
+    errors = Errors(report, on_bad_row)
+    stores: dict[str, Store] = {}
+    for chunk in read(file, region=region, tz=tz, batch_size=batch_size):
+        report.rows += chunk.rows
+        for line, reason in chunk.bad:
+            errors.add(line, reason)
+        if chunk.receipts:
+            with factory() as session, session.begin():
+                missing = {r.lines[0].store for r in chunk.receipts if r.lines} - stores.keys()
+                stores.update(service.stores_by_code(session, missing))
+                done, bad = import_receipts(
+                    session, clock=clock, receipts=chunk.receipts, stores=stores
+                )
+            add_up(report, done)
+            for line, reason in bad:
+                errors.add(line, reason)
+        errors.flush()
+        on_progress(chunk.last_line)
+    return report

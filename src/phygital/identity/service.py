@@ -27,7 +27,6 @@ from phygital.identity.resolution import (
     lock_identity,
     resolve_many,
     search_text,
-    stamp,
 )
 from phygital.privacy.audit import audit
 
@@ -354,41 +353,13 @@ def merge_history(session: Session, *, customer_id: str) -> list[MergeRecord]:
 
 @dataclass(frozen=True)
 class OrderFact:
-    """What commerce tells identity about one new order of a member profile."""
+    """What commerce tells identity about an order of a member profile (new orders count
+    through resolution: `Observation.order_amount`)."""
 
     profile_id: str
     amount: Decimal
     at: datetime
     channel: str | None
-
-
-def record_orders(session: Session, *, facts: list[OrderFact]) -> None:
-    """Keep members' order counters current (commerce calls this for each batch of new orders):
-    one read and one bulk update, whatever the batch size."""
-    by_member: dict[str, list[OrderFact]] = {}
-    for fact in facts:
-        by_member.setdefault(fact.profile_id, []).append(fact)
-    if not by_member:
-        return
-    profiles = session.scalars(select(Profile).where(Profile.id.in_(list(by_member))))
-    for profile in profiles:
-        group = by_member[profile.id]
-        profile.orders_count += len(group)
-        profile.revenue = (profile.revenue or Decimal(0)) + sum(
-            (f.amount for f in group), Decimal(0)
-        )
-        first = min(f.at for f in group)
-        last = max(f.at for f in group)
-        if profile.last_seen_at is None or last > profile.last_seen_at:
-            profile.last_seen_at = last
-        if profile.first_seen_at is None or first < profile.first_seen_at:
-            profile.first_seen_at = first
-        channels = dict(profile.channels or {})
-        for fact in group:
-            if fact.channel and channels.get(fact.channel, "") < stamp(fact.at):
-                channels[fact.channel] = stamp(fact.at)
-        if channels != profile.channels:
-            profile.channels = channels
 
 
 def forget_orders(session: Session, *, facts: list[OrderFact]) -> None:

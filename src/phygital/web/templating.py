@@ -57,8 +57,7 @@ def render(
         "now": request.app.state.clock.now(),
         "current_path": request.url.path,
         # Where the language switch returns: the same page with its filters.
-        "current_url": request.url.path
-        + (f"?{request.url.query}" if request.url.query else ""),
+        "current_url": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
     }
     values.update(context or {})
     html = env.get_template(template).render(values)

@@ -129,6 +129,8 @@ class Order(IdMixin, TimestampMixin, Base):
         Index("ix_orders_profile_id_placed_at", "profile_id", "placed_at"),
         Index("ix_orders_store_id_placed_at", "store_id", "placed_at"),
         Index("ix_orders_store_id_status_promised", "store_id", "status", "promised_ready_at"),
+        Index("ix_orders_store_id_status_collect_by", "store_id", "status", "collect_by"),
+        Index("ix_orders_placed_at", "placed_at"),  # journeys rebuild by period
     )
 
     external_id: Mapped[str] = mapped_column(String(100), nullable=False)

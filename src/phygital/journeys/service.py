@@ -1,7 +1,7 @@
 """Journeys: keeping them current, rebuilding them, reading them.
 
 Journeys are derived data. `refresh_orders` replaces the journeys of some orders with what
-`detection.detect` finds now; everything that can change a journey calls it for the orders
+`detection` finds now; everything that can change a journey calls it for the orders
 concerned: a new or changed order (in its own transaction, so a new in-store sale knows its
 ROPO at once), a late product event or an identity change (through a job, within seconds), an
 erasure (the person's orders are detached, so their journeys go). `rebuild` runs the same
@@ -14,17 +14,39 @@ import json
 import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from functools import lru_cache
+from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy import (
+    Column,
+    CursorResult,
+    Executable,
+    MetaData,
+    PrimaryKeyConstraint,
+    Result,
+    Table,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.schema import CreateTable
 
 from phygital.commerce.models import Fulfilment, Order, OrderStatus, Store
 from phygital.core import app_settings
 from phygital.core.errors import Invalid
-from phygital.journeys.detection import Rules, detect, orders_of_customers
+from phygital.journeys.detection import (
+    COLUMNS,
+    Rules,
+    journey_queries,
+    orders_of_customers,
+)
 from phygital.journeys.models import Journey, JourneyKind
 
 RULES_KEY = "journeys.rules"
@@ -73,16 +95,94 @@ def refresh_orders(
     ids = sorted(set(order_ids))
     if not ids:
         return 0
-    rules = rules or get_rules(session)
-    total = 0
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
-        session.execute(delete(Journey).where(Journey.order_id.in_(chunk)))
-        found = detect(session, rules=rules, orders_where=[Order.id.in_(chunk)])
-        if found:
-            session.execute(insert(Journey), [f.row() for f in found])
-        total += len(found)
-    return total
+    statements = _statements(rules or get_rules(session), by_period=False)
+    return sum(
+        _replace(session, statements, {"order_ids": ids[start : start + CHUNK]})
+        for start in range(0, len(ids), CHUNK)
+    )
+
+
+def refresh_period(
+    session: Session, *, start: datetime | None, end: datetime | None, rules: Rules
+) -> int:
+    """Recompute the journeys of the orders placed in [start, end) (`None`: unbounded); return
+    how many they have now: the chunk of `rebuild`, whatever its number of orders."""
+    params = {"since": start or _EARLIEST, "until": end or _LATEST}
+    return _replace(session, _statements(rules, by_period=True), params)
+
+
+_EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+_LATEST = datetime(9999, 12, 30, tzinfo=UTC)
+
+# The journeys a refresh found, before they replace the stored ones: a temporary table, private
+# to the connection (emptied at each commit on PostgreSQL, explicitly everywhere).
+FOUND = Table(
+    "journeys_found",
+    MetaData(),
+    *(Column(c.name, c.type, nullable=c.nullable) for c in Journey.__table__.c if c.name != "id"),
+    PrimaryKeyConstraint("kind", "order_id", "sku"),
+    prefixes=["TEMPORARY"],
+    postgresql_on_commit="DELETE ROWS",
+)
+_KEY = ("kind", "order_id", "sku")
+
+
+@dataclass(frozen=True)
+class _Statements:
+    clear: Executable
+    find: tuple[Executable, ...]  # fill FOUND, one per kind
+    forget: Executable  # delete the stored journeys of the orders not found as they are
+    add: Executable  # insert the found journeys not stored
+
+
+def _replace(session: Session, statements: _Statements, params: dict[str, Any]) -> int:
+    """Replace the stored journeys of a set of orders with those found now; return how many
+    were found. What is found goes first to a temporary table and only the differences are
+    written: every written journey costs its six index entries, and most refreshes (a rebuild,
+    a customer's late product event) find what is stored. Unchanged journeys keep their ids."""
+    session.execute(CreateTable(FOUND, if_not_exists=True))
+    session.execute(statements.clear)
+    found = sum(_rowcount(session.execute(stmt, params)) for stmt in statements.find)
+    session.execute(statements.forget, params)
+    session.execute(statements.add)
+    session.execute(statements.clear)
+    return found
+
+
+@lru_cache(maxsize=32)
+def _statements(rules: Rules, *, by_period: bool) -> _Statements:
+    """The statements that replace the journeys of a set of orders, given by ids or by a period
+    of placement, built once per rules: they only differ by their bound parameters."""
+    stored = cast(Table, Journey.__table__)
+    orders: Any
+    if by_period:
+        where = [Order.placed_at >= bindparam("since"), Order.placed_at < bindparam("until")]
+        orders = select(Order.id).where(*where).scalar_subquery()
+    else:
+        orders = bindparam("order_ids", expanding=True)
+        where = [Order.id.in_(orders)]
+    same = [FOUND.c[name] == stored.c[name] for name in _KEY]
+    same += [FOUND.c[n].is_not_distinct_from(stored.c[n]) for n in COLUMNS if n not in _KEY]
+    return _Statements(
+        clear=delete(FOUND),
+        find=tuple(
+            insert(FOUND)
+            .from_select(list(COLUMNS), query)
+            .execution_options(preserve_rowcount=True)
+            for query in journey_queries(rules, where)
+        ),
+        forget=delete(stored).where(stored.c.order_id.in_(orders), ~exists().where(*same)),
+        add=insert(stored).from_select(
+            list(COLUMNS),
+            select(*(FOUND.c[n] for n in COLUMNS)).where(
+                ~exists().where(*(stored.c[n] == FOUND.c[n] for n in _KEY))
+            ),
+        ),
+    )
+
+
+def _rowcount(result: Result[Any]) -> int:
+    return int(cast(CursorResult[Any], result).rowcount)
 
 
 def refresh_customers(session: Session, customer_ids: Iterable[str]) -> int:
@@ -107,6 +207,47 @@ class RebuildReport:
     journeys: int = 0
 
 
+@dataclass(frozen=True)
+class Period:
+    """A slice of the orders for `rebuild`: those placed in [start, end), about `orders` many."""
+
+    start: datetime | None
+    end: datetime | None
+    orders: int
+
+
+def periods(
+    session: Session, *, start: datetime | None, end: datetime | None, chunk: int = CHUNK
+) -> list[Period]:
+    """Cut [start, end) into consecutive periods of about `chunk` orders each (more when many
+    orders share one instant), by their placement time."""
+    numbered = select(Order.placed_at, func.row_number().over(order_by=Order.placed_at).label("n"))
+    if start is not None:
+        numbered = numbered.where(Order.placed_at >= start)
+    if end is not None:
+        numbered = numbered.where(Order.placed_at < end)
+    ranked = numbered.subquery()
+    firsts = session.execute(
+        select(ranked.c.placed_at, ranked.c.n)
+        .where((ranked.c.n - 1) % chunk == 0)
+        .order_by(ranked.c.n)
+    ).all()
+    total = session.scalar(select(func.count()).select_from(ranked)) or 0
+    bounds: list[tuple[datetime, int]] = []
+    for at, n in firsts:
+        if not bounds or bounds[-1][0] != at:  # many orders at one instant: one longer period
+            bounds.append((at, int(n)))
+    result: list[Period] = []
+    for index, (at, n) in enumerate(bounds):
+        until: datetime | None
+        if index + 1 < len(bounds):
+            until, size = bounds[index + 1][0], bounds[index + 1][1] - n
+        else:
+            until, size = end, total - n + 1
+        result.append(Period(start if index == 0 else at, until, size))
+    return result
+
+
 def rebuild(
     session: Session,
     *,
@@ -115,16 +256,17 @@ def rebuild(
     chunk: int = CHUNK,
     on_progress: Callable[[int, int], Any] = lambda done, total: None,
 ) -> RebuildReport:
-    """Recompute every journey of the orders placed in [start, end) from history. Does not
-    commit: the CLI commits per chunk through `rebuild_chunks`."""
+    """Recompute every journey of the orders placed in [start, end) from history, period by
+    period (`periods`, `refresh_period`). Does not commit: a caller that wants to commit per
+    period runs the same two functions itself (the CLI)."""
     report = RebuildReport()
-    ids = order_ids_between(session, start=start, end=end)
     rules = get_rules(session)
-    for n in range(0, len(ids), chunk):
-        part = ids[n : n + chunk]
-        report.journeys += refresh_orders(session, part, rules=rules)
-        report.orders += len(part)
-        on_progress(report.orders, len(ids))
+    slices = periods(session, start=start, end=end, chunk=chunk)
+    total = sum(p.orders for p in slices)
+    for part in slices:
+        report.journeys += refresh_period(session, start=part.start, end=part.end, rules=rules)
+        report.orders += part.orders
+        on_progress(report.orders, total)
     return report
 
 

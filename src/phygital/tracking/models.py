@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from phygital.db import Base, IdMixin, JSONType, TimestampMixin
@@ -56,6 +56,15 @@ class Event(Base):
         UniqueConstraint("source_id", "message_id"),
         Index("ix_events_profile_id_event_at", "profile_id", "event_at"),
         Index("ix_events_sku_event_at", "sku", "event_at"),
+        # A purchase's research (journeys): one range per member profile and sku.
+        Index(
+            "ix_events_profile_id_sku_event_at",
+            "profile_id",
+            "sku",
+            "event_at",
+            sqlite_where=text("sku IS NOT NULL"),
+            postgresql_where=text("sku IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(

@@ -2,12 +2,13 @@
 
 Builds (once, then reuses from the cache directory) a SQLite database with a year of history:
 10,000,000 events and 1,000,000 orders of ~250,000 customers in 20 stores (bench/gen.py:
-`plan_commerce` + `load_commerce`; ROPO and showrooming correlated with the orders). Indexes that
-the models declare but the migrations do not create yet are created on the copy in use (and
+`plan_commerce` + `load_commerce`; ROPO and showrooming correlated with the orders), migrated to
+the current schema (indexes the models declare but no migration creates yet are created too, and
 listed). Then measures:
 
 (a) `phygital journeys rebuild` over everything (the CLI's function, in-process), journeys per
-    kind;
+    kind: a re-run, with the journeys of the previous run stored (what a rebuild after a change
+    of rules, or a repair, meets), or from an empty journeys table with `--fresh`;
 (b) GET /api/v1/journeys?from=&to=&store= for one month and one store (months and stores drawn
     at random), against `phygital serve` over loopback HTTP: p50/p95 of the round trip;
 (c) the cost of incremental detection per order: `save_orders` of a single identified in-store
@@ -19,6 +20,7 @@ listed). Then measures:
     python bench/journeys.py [--events 10000000] [--orders 1000000] [--seed 5]
                              [--requests 200] [--singles 300] [--cache /tmp]
                              [--skip rebuild,api,incremental] [--profile rebuild.prof]
+                             [--fresh]
 """
 
 from __future__ import annotations
@@ -40,17 +42,6 @@ from gen import NOW, load_commerce, plan_commerce  # type: ignore[import-not-fou
 # Bump when the generator's output changes, so a stale cached database is not reused.
 GEN_VERSION = 1
 SECRET = "bench-secret-key-0123456789abcdef0123456789"
-# Indexes the figures assume, proposed for the models and migrations (bench/README.md): the
-# benchmark creates them on its database when the migrations do not (yet).
-PROPOSED = {
-    # A purchase's research: one range per (member profile, sku), bounded by the window.
-    "ix_events_profile_id_sku_event_at": (
-        "CREATE INDEX ix_events_profile_id_sku_event_at ON events (profile_id, sku, event_at)"
-        " WHERE sku IS NOT NULL"
-    ),
-    # Rebuild by periods of placement (and `--from/--to`).
-    "ix_orders_placed_at": "CREATE INDEX ix_orders_placed_at ON orders (placed_at)",
-}
 
 
 def build(path: Path, *, events: int, orders: int, seed: int) -> None:
@@ -79,47 +70,57 @@ def build(path: Path, *, events: int, orders: int, seed: int) -> None:
     print(f"built {path} in {time.perf_counter() - started:.0f} s", flush=True)
 
 
-def ensure_indexes(url: str, *, proposed: bool) -> list[str]:
-    """Create the indexes the models declare that the database lacks (not migrated yet), and
-    the proposed ones (or drop those, with `proposed=False`, to measure without them)."""
-    from sqlalchemy import inspect
+def migrate_to_head(url: str) -> list[str]:
+    """Bring the cached database to the current schema (a cache built earlier may predate the
+    last migrations), then create the indexes the models declare that the migrations do not
+    (yet). An index an earlier run created before a migration made it is dropped and left to
+    the migration."""
+    import re
 
+    from sqlalchemy.exc import OperationalError
+
+    from phygital import migrate
     from phygital.db import Base, make_engine
     from phygital.models import load_all
 
     load_all()
     engine = make_engine(url)
     changed = []
-    with engine.begin() as conn:
-        inspector = inspect(conn)
-        present = {
-            ix["name"]
-            for table in inspector.get_table_names()
-            for ix in inspector.get_indexes(table)
-        }
-        wanted = [(ix.name, ix) for t in Base.metadata.sorted_tables for ix in t.indexes]
-        wanted += list(PROPOSED.items()) if proposed else []
-        for name, index in wanted:
-            if name in present:
-                continue
+    for _ in range(10):
+        try:
             started = time.perf_counter()
-            if isinstance(index, str):
-                conn.exec_driver_sql(index)
-            else:
-                index.create(conn)
-            changed.append(f"created {name} ({time.perf_counter() - started:.0f} s)")
-            present.add(str(name))
-        for name in [] if proposed else [n for n in PROPOSED if n in present]:
-            conn.exec_driver_sql(f"DROP INDEX {name}")
-            changed.append(f"dropped {name}")
+            if not migrate.is_current(engine):
+                migrate.upgrade(engine)
+                changed.append(f"migrated ({time.perf_counter() - started:.0f} s)")
+            break
+        except OperationalError as exc:
+            found = re.search(r"index (\w+) already exists", str(exc))
+            if not found:
+                raise
+            with engine.begin() as conn:
+                conn.exec_driver_sql(f"DROP INDEX {found.group(1)}")
+            changed.append(f"dropped {found.group(1)} for the migration to create")
+    with engine.begin() as conn:
+        present = set(
+            conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'index'").scalars()
+        )
+        for table in Base.metadata.sorted_tables:
+            for index in table.indexes:
+                if index.name not in present:
+                    started = time.perf_counter()
+                    index.create(conn)
+                    changed.append(
+                        f"created {index.name}, not migrated yet"
+                        f" ({time.perf_counter() - started:.0f} s)"
+                    )
         if changed:
             conn.exec_driver_sql("ANALYZE")
     engine.dispose()
     return changed
 
 
-def measure_rebuild(url: str, profile: str | None) -> None:
-    from sqlalchemy import func, select
+def measure_rebuild(url: str, profile: str | None, *, fresh: bool) -> None:
+    from sqlalchemy import delete, func, select
 
     from phygital.config import get_settings
     from phygital.db import make_engine
@@ -129,22 +130,31 @@ def measure_rebuild(url: str, profile: str | None) -> None:
     os.environ["PHYGITAL_DATABASE_URL"] = url
     os.environ["PHYGITAL_SECRET_KEY"] = SECRET
     get_settings.cache_clear()
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        stored = conn.scalar(select(func.count()).select_from(Journey))
+        if fresh:
+            conn.execute(delete(Journey))
+    engine.dispose()
     profiler = cProfile.Profile() if profile else None
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     if profiler:
         profiler.enable()
     cli.rebuild(start=None, end=None)
     if profiler:
         profiler.disable()
         profiler.dump_stats(profile)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     engine = make_engine(url)
     with engine.connect() as conn:
-        kinds = dict(
-            conn.execute(select(Journey.kind, func.count()).group_by(Journey.kind)).tuples().all()
-        )
+        per_kind = select(Journey.kind, func.count()).group_by(Journey.kind)
+        kinds = {str(kind): count for kind, count in conn.execute(per_kind)}
     engine.dispose()
-    print(f"(a) journeys rebuild over everything: {elapsed:.1f} s")
+    before = "an empty journeys table" if fresh else f"{stored:,} journeys stored before"
+    print(
+        f"(a) phygital journeys rebuild over everything ({before}): {elapsed:.1f} s"
+        f" ({cpu:.1f} s of CPU in the process)"
+    )
     for kind, count in sorted(kinds.items()):
         print(f"    {kind}: {count:,} journeys")
 
@@ -243,11 +253,15 @@ def measure_incremental(url: str, singles: int) -> None:
         raise SystemExit("no customer with recent online research: is the database empty?")
     subscribers = events._SUBSCRIBERS.setdefault("orders.saved", [])
     wired = hooks._orders in subscribers
+    original = list(subscribers)
     calls = {"n": 0}
+    inside: list[float] = []  # time spent in the journeys subscriber itself
 
     def counting(session: Any, **payload: Any) -> None:
         calls["n"] += 1
+        started = time.perf_counter()
         hooks._orders(session, **payload)
+        inside.append((time.perf_counter() - started) * 1000)
 
     timings: dict[str, list[float]] = {"with": [], "without": []}
     found = 0
@@ -257,7 +271,7 @@ def measure_incremental(url: str, singles: int) -> None:
         if wired:
             subscribers[:] = [
                 (counting if fn is hooks._orders else fn)
-                for fn in subscribers
+                for fn in original
                 if mode == "with" or fn is not hooks._orders
             ]
         order = OrderCreate.model_validate(
@@ -287,8 +301,7 @@ def measure_incremental(url: str, singles: int) -> None:
             session.rollback()
         if n >= 20:
             timings[mode].append(elapsed)
-    if wired:
-        subscribers[:] = [fn for fn in subscribers if fn is not counting] + [hooks._orders]
+    subscribers[:] = original
     refresh: list[float] = []
     with factory() as session:
         rules = service.get_rules(session)
@@ -312,6 +325,12 @@ def measure_incremental(url: str, singles: int) -> None:
         f" mean {statistics.mean(with_) - statistics.mean(without):.2f} ms;"
         f" {found} of {len(with_) + 10} found their ROPO journey"
     )
+    if inside:
+        spent = inside[10:]
+        print(
+            f"    time inside the journeys subscriber of orders.saved: p50"
+            f" {percentile(spent, 50):.2f} ms, p95 {percentile(spent, 95):.2f} ms"
+        )
     print(
         f"    refresh_orders([id]) alone on {len(refresh)} existing in-store sales: "
         f"p50 {percentile(refresh, 50):.2f} ms, p95 {percentile(refresh, 95):.2f} ms"
@@ -329,9 +348,9 @@ def main() -> None:
     parser.add_argument("--skip", default="", help="comma-separated: rebuild, api, incremental")
     parser.add_argument("--profile", help="write a cProfile of the rebuild to this file")
     parser.add_argument(
-        "--without-proposed",
+        "--fresh",
         action="store_true",
-        help="drop the proposed indexes (PROPOSED) instead of creating them",
+        help="empty the journeys table first (a first rebuild rather than a re-run)",
     )
     args = parser.parse_args()
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
@@ -344,12 +363,12 @@ def main() -> None:
     else:
         build(path, events=args.events, orders=args.orders, seed=args.seed)
     url = f"sqlite:///{path}"
-    changed = ensure_indexes(url, proposed=not args.without_proposed)
+    changed = migrate_to_head(url)
     if changed:
-        print("indexes: " + ", ".join(changed))
+        print("schema: " + ", ".join(changed))
     print(f"events: {args.events:,}  orders: {args.orders:,}  seed: {args.seed}  ({url})")
     if "rebuild" not in skip:
-        measure_rebuild(url, args.profile)
+        measure_rebuild(url, args.profile, fresh=args.fresh)
     if "api" not in skip:
         measure_api(url, args.requests)
     if "incremental" not in skip:

@@ -150,7 +150,7 @@ def measure_rebuild(url: str, profile: str | None, *, fresh: bool) -> None:
         per_kind = select(Journey.kind, func.count()).group_by(Journey.kind)
         kinds = {str(kind): count for kind, count in conn.execute(per_kind)}
     engine.dispose()
-    before = "an empty journeys table" if fresh else f"{stored:,} journeys stored before"
+    before = "an empty journeys table" if fresh or not stored else f"{stored:,} journeys stored"
     print(
         f"(a) phygital journeys rebuild over everything ({before}): {elapsed:.1f} s"
         f" ({cpu:.1f} s of CPU in the process)"

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from phygital.journeys.models import JourneyKind
+from phygital.journeys.service import rebuild
 from tests.journeys.conftest import World, basic
 
 EMAIL = "giulia@example.it"
@@ -168,12 +169,21 @@ def test_merge_creates_and_unmerge_removes_the_journey(
     assert world.journeys() == set()
 
 
-def test_erasure_removes_the_journeys(world: World, at: Callable[[float], datetime]) -> None:
+def test_erasure_ends_the_persons_journeys_as_a_rebuild_would(
+    world: World, at: Callable[[float], datetime]
+) -> None:
     known(world, at(40))
     world.event("web", ME, at(3))
     order = world.buy(EMAIL, at(0))
-    assert world.journeys()
+    world.buy(EMAIL, at(0), channel="web", fulfilment="pickup")
+    assert len(world.journeys()) == 2
     owner = world.principals.owner.headers
     customer = world.client.get(f"/api/v1/orders/{order}", headers=owner).json()["customer_id"]
     assert world.client.delete(f"/api/v1/customers/{customer}", headers=owner).status_code == 204
-    assert world.journeys() == set()
+    # The research is gone with the person; the pickup stays a click & collect, anonymous.
+    assert world.journeys() == {(CC, "O-2", "BIKE-HELM-M-BLU")}
+    assert [j.customer_id for j in world.rows()] == [None]
+    erased = {(j.kind, j.order_id, j.sku, j.customer_id) for j in world.rows()}
+    with world.session_factory() as session, session.begin():
+        rebuild(session)
+    assert {(j.kind, j.order_id, j.sku, j.customer_id) for j in world.rows()} == erased

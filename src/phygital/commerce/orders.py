@@ -540,7 +540,3 @@ def mark_fulfilled(session: Session, *, clock: Clock, order: Order) -> Order:
         order.status = OrderStatus.FULFILLED
         session.flush()
     return order
-
-
-def total_of(lines: Iterable[OrderLine]) -> Decimal:
-    return sum((ln.unit_price * ln.quantity for ln in lines), Decimal("0.00"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from phygital.commerce.models import Order
@@ -14,7 +14,7 @@ from phygital.core.events import subscribe
 from phygital.core.jobs import JobContext, enqueue, job_handler
 from phygital.identity import service as identity
 from phygital.journeys import service
-from phygital.journeys.models import Journey
+from phygital.journeys.models import Journey, JourneyKind
 from phygital.privacy.registry import register
 
 REFRESH_JOB = "journeys.refresh"
@@ -69,14 +69,15 @@ def export(session: Session, member_ids: list[str]) -> list[dict[str, Any]]:
 
 
 def erase(session: Session, member_ids: list[str]) -> None:
-    """The person's orders lose their customer, so their journeys end (they are about a
-    person); this runs before commerce detaches the orders."""
-    orders = select(Order.id).where(Order.profile_id.in_(member_ids))
-    session.execute(
-        delete(Journey).where(
-            or_(Journey.order_id.in_(orders), Journey.customer_id.in_(member_ids))
-        )
+    """The person's orders lose their customer (commerce detaches them after this runs), so
+    their journeys become what detection finds for an anonymous order: ROPO and showrooming
+    end (they are about a person's research); a click & collect stays, without its customer."""
+    mine = or_(
+        Journey.order_id.in_(select(Order.id).where(Order.profile_id.in_(member_ids))),
+        Journey.customer_id.in_(member_ids),
     )
+    session.execute(delete(Journey).where(mine, Journey.kind != JourneyKind.CLICK_AND_COLLECT))
+    session.execute(update(Journey).where(mine).values(customer_id=None))
 
 
 register("journeys", exporter=export, eraser=erase, order=15)

@@ -204,11 +204,6 @@ def refresh_customers(session: Session, customer_ids: Iterable[str]) -> int:
     return refresh_orders(session, [*orders_of_customers(session, roots), *stale])
 
 
-def forget_orders(session: Session, order_ids: list[str]) -> None:
-    if order_ids:
-        session.execute(delete(Journey).where(Journey.order_id.in_(order_ids)))
-
-
 @dataclass
 class RebuildReport:
     orders: int = 0

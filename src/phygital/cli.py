@@ -326,7 +326,7 @@ def _check_store(factory: sessionmaker[Session], store: str | None) -> None:
 @import_app.command("customers")
 def import_customers(
     file: ImportFile,
-    batch_size: BatchSize = 1000,
+    batch_size: BatchSize = 5000,  # importer.DEFAULT_BATCH_SIZE (imported lazily)
 ) -> None:
     """Import customers from a CSV file, through the same identity rules as every touchpoint.
 

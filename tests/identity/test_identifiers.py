@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from email_validator import EmailNotValidError, validate_email
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from phygital.identity import identifiers as ids
 from phygital.identity.identifiers import Ident, IdentifierError
@@ -187,3 +190,57 @@ def test_priority_order_is_the_contracts() -> None:
         "shopify",
         "anonymous_id",
     ]
+
+
+# -- the fast path for plain e-mail addresses ----------------------------------------------------
+
+_LOCAL_CHARS = 'aZ09_+-.!#~é"() '
+_DOMAIN_CHARS = "aZ09-.é_"
+
+
+def _slow_email(text: str) -> str | None:
+    try:
+        return validate_email(text, check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        return None
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    local=st.text(alphabet=_LOCAL_CHARS, min_size=0, max_size=70),
+    labels=st.lists(st.text(alphabet=_DOMAIN_CHARS, min_size=0, max_size=66), max_size=4),
+    tld=st.sampled_from(["it", "com", "COM", "c", "c0m", "local", "test", "localhost", "x-y", ""]),
+)
+def test_plain_addresses_normalise_as_email_validator_does(
+    local: str, labels: list[str], tld: str
+) -> None:
+    text = f"{local}@{'.'.join([*labels, tld])}"
+    fast = ids._plain_email(text)
+    if fast is not None:
+        assert fast == _slow_email(text)
+    expected = _slow_email(text.strip())  # normalise_email trims first
+    try:
+        assert ids.normalise_email(text) == expected
+    except IdentifierError:
+        assert expected is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "giulia.rossi+shop@example.it",
+        "A_B-C@Sub.Example-Shop.COM",
+        f"{'a' * 64}@example.com",
+        f"x@{'d' * 63}.com",
+    ],
+)
+def test_common_addresses_take_the_fast_path(text: str) -> None:
+    assert ids._plain_email(text) == _slow_email(text) == text.lower()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [f"{'a' * 65}@example.com", "a..b@example.com", "a@xn--80ak6aa92e.com", "a@ab--c.com"],
+)
+def test_unusual_addresses_are_left_to_email_validator(text: str) -> None:
+    assert ids._plain_email(text) is None

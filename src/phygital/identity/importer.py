@@ -15,11 +15,11 @@ statement that repeats what is already on record is not appended again.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -38,6 +38,7 @@ from phygital.core.csvfile import (
     parse_time,
     sniff_delimiter,
 )
+from phygital.core.readahead import read_ahead, worth_it
 from phygital.identity import identifiers as ids
 from phygital.identity.identifiers import Ident, IdentifierError
 from phygital.identity.models import Profile
@@ -78,14 +79,14 @@ CONSENT_COLUMNS = {
 PROOF_COLUMNS = ("consent_at", "consent_wording")
 KNOWN_COLUMNS = (*IDENTIFIER_COLUMNS, *TRAIT_COLUMNS, *CONSENT_COLUMNS, *PROOF_COLUMNS)
 
-DEFAULT_BATCH_SIZE = 1000
+DEFAULT_BATCH_SIZE = 5000
 _MAX_TRAIT_LENGTH = 200
 _MAX_WORDING_LENGTH = 5000
 
 
-@dataclass(frozen=True)
-class CustomerRow:
-    """One good row: who the person is, their names, and what they said about contact."""
+class CustomerRow(NamedTuple):
+    """One good row: who the person is, their names, and what they said about contact. (A named
+    tuple: rows cross from the reading process, and tuples pickle several times faster.)"""
 
     line: int
     identifiers: list[Ident]
@@ -315,6 +316,39 @@ class ImportReport:
         return self.created + self.joined
 
 
+@dataclass
+class _Chunk:
+    """A batch of parsed rows, what was wrong with the others, and where reading stopped."""
+
+    rows: list[CustomerRow]
+    bad: list[tuple[int, str]]
+    read: int  # rows read (blank ones aside), good and bad
+    last_line: int
+
+
+def parse_file(
+    file: CustomerCsv, *, region: str, tz: tzinfo, now: datetime, batch_size: int
+) -> Iterator[_Chunk]:
+    """The file's rows parsed, `batch_size` good rows at a time (pure: no database)."""
+    chunk = _Chunk([], [], 0, 1)
+    for start, end, cells in file.rows():
+        chunk.last_line = end
+        try:
+            row = parse_row(file.columns, cells, line=start, region=region, tz=tz, now=now)
+        except RowError as exc:
+            chunk.read += 1
+            chunk.bad.append((start, str(exc)))
+            continue
+        if row is None:
+            continue
+        chunk.read += 1
+        chunk.rows.append(row)
+        if len(chunk.rows) >= batch_size:
+            yield chunk
+            chunk = _Chunk([], [], 0, end)
+    yield chunk
+
+
 def run_import(
     factory: sessionmaker[Session],
     *,
@@ -323,43 +357,39 @@ def run_import(
     region: str,
     tz: tzinfo,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    parallel: bool | None = None,
     on_bad_row: Callable[[int, str], Any] = lambda line, reason: None,
     on_progress: Callable[[int], Any] = lambda lines: None,
 ) -> ImportReport:
     """Import every good row of `file`, committing every `batch_size` rows; report each bad row
-    (`on_bad_row(line, reason)`) and the lines read so far (`on_progress(lines)`)."""
+    (`on_bad_row(line, reason)`) and the lines read so far (`on_progress(lines)`).
+
+    `parallel` parses the file in a second process while this one writes (by default for files
+    of 20,000 rows or more, on a machine with more than one core): normalising e-mail addresses
+    and phone numbers is about half of an import's work."""
     report = ImportReport()
     source = f"import:{file.path.name}"
-    batch: list[CustomerRow] = []
-    last_line = 1
-
-    def flush() -> None:
-        if not batch:
-            return
-        with factory() as session, session.begin():
-            done = import_batch(session, clock=clock, rows=batch, source=source)
-        report.created += done.created
-        report.joined += done.joined
-        report.consents += done.consents
-        batch.clear()
-
-    for count, (start, end, cells) in enumerate(file.rows(), start=1):
-        last_line = end
-        if count % 250 == 0:
-            on_progress(end)
-        try:
-            row = parse_row(file.columns, cells, line=start, region=region, tz=tz, now=clock.now())
-        except RowError as exc:
-            report.rows += 1
-            report.bad += 1
-            on_bad_row(start, str(exc))
-            continue
-        if row is None:
-            continue
-        report.rows += 1
-        batch.append(row)
-        if len(batch) >= batch_size:
-            flush()
-    flush()
-    on_progress(last_line)
+    if parallel is None:
+        parallel = worth_it(file.data_lines)
+    arguments: dict[str, Any] = {
+        "region": region,
+        "tz": tz,
+        "now": clock.now(),
+        "batch_size": batch_size,
+    }
+    chunks = (
+        read_ahead(parse_file, file, **arguments) if parallel else parse_file(file, **arguments)
+    )
+    for chunk in chunks:
+        for line, reason in chunk.bad:
+            on_bad_row(line, reason)
+        report.rows += chunk.read
+        report.bad += len(chunk.bad)
+        if chunk.rows:
+            with factory() as session, session.begin():
+                done = import_batch(session, clock=clock, rows=chunk.rows, source=source)
+            report.created += done.created
+            report.joined += done.joined
+            report.consents += done.consents
+        on_progress(chunk.last_line)
     return report

@@ -106,8 +106,9 @@ class _ProfileState:
     events_count: int
     idents: list[Ident]
     new: bool = False
-    dirty: bool = False
-    moved: bool = False
+    # The columns to write back (an update writes only these: most events move the counters
+    # and channels of a profile, not its traits).
+    changed: set[str] = field(default_factory=set)
     merged_at: datetime | None = None
     # Orders observed in this batch: added to the stored counters (an increment, so a
     # concurrent cancellation is never overwritten).
@@ -172,11 +173,12 @@ class ResolutionBatch:
                     created_at=r.created_at,
                     canonical_id=r.canonical_id,
                     merged_into_id=r.merged_into_id,
-                    traits=dict(r.traits or {}),
-                    trait_times=dict(r.trait_times or {}),
+                    # Each row's JSON is decoded into new objects: no copy needed.
+                    traits=r.traits or {},
+                    trait_times=r.trait_times or {},
                     first_seen_at=r.first_seen_at,
                     last_seen_at=r.last_seen_at,
-                    channels=dict(r.channels or {}),
+                    channels=r.channels or {},
                     events_count=r.events_count,
                     idents=[],
                 )
@@ -211,9 +213,12 @@ class ResolutionBatch:
     # -- the rules ------------------------------------------------------------------------------
 
     def resolve(self, obs: Observation) -> Resolution | None:
-        active = sorted(set(obs.identifiers), key=lambda i: (priority(i.kind), i.kind, i.value))
+        active = sorted(set(obs.identifiers), key=_rank)
         if not active:
             return None
+        quick = self._quick(obs, active)
+        if quick is not None:
+            return quick
         while True:
             roots = self._candidate_roots(active)
             user_ids = self._values_by_kind(roots, [i for i in active if i.kind == USER_ID]).get(
@@ -232,6 +237,29 @@ class ResolutionBatch:
                 # seen with 50 others): it becomes a profile of its own only if it is new.
                 unowned = []
             return self._attach(obs, active, roots, unowned)
+
+    def _quick(self, obs: Observation, active: list[Ident]) -> Resolution | None:
+        """The two common cases, decided without the general rules (which give the same answer
+        for them): every identifier already in one customer (a known person: nothing to merge
+        or add; a customer never holds two user ids), or none known at all and none over its
+        kind's limit (a new person). None: anything else."""
+        owner = self.owner
+        owners = [owner.get(i[2]) for i in active]
+        if None not in owners:
+            roots = {self.profiles[o].canonical_id for o in owners if o is not None}
+            if len(roots) == 1:
+                return self._attach(obs, active, [roots.pop()], [])
+            return None
+        if any(o is not None for o in owners):
+            return None
+        counts: dict[str, int] = {}
+        for ident in active:
+            counts[ident[0]] = counts.get(ident[0], 0) + 1
+        if counts.get(USER_ID, 0) > 1 or any(
+            n > limit_for(kind, self.limits) for kind, n in counts.items()
+        ):
+            return None
+        return self._attach(obs, active, [], active)
 
     def _candidate_roots(self, active: list[Ident]) -> list[str]:
         strong = {i.key for i in active if i.strong}
@@ -323,7 +351,7 @@ class ResolutionBatch:
                     "origin": obs.cause,
                 }
             )
-            member.dirty = True
+            member.changed.add("search_text")
         self._observe(member, obs)
         return Resolution(profile_id=member.id, customer_id=root, created=created)
 
@@ -342,7 +370,6 @@ class ResolutionBatch:
             events_count=0,
             idents=[],
             new=True,
-            dirty=True,
         )
         self.profiles[pid] = state
         self.members[pid] = {pid}
@@ -359,10 +386,11 @@ class ResolutionBatch:
             for member_id in moved:
                 state = self.profiles[member_id]
                 state.canonical_id = survivor
-                state.moved = True
+                state.changed.add("canonical_id")
             merged_root = self.profiles[root]
             merged_root.merged_into_id = survivor
             merged_root.merged_at = now
+            merged_root.changed.update(("merged_into_id", "merged_at"))
             self.members[survivor] |= moved
             self.merges.append(
                 {
@@ -384,7 +412,7 @@ class ResolutionBatch:
             if newer and (member.traits.get(name) != value or previous != at_iso):
                 member.traits[name] = value
                 member.trait_times[name] = at_iso
-                member.dirty = True
+                member.changed.update(_TRAIT_COLUMNS)
         if obs.counts_as_event or obs.order_amount is not None:
             if obs.counts_as_event:
                 member.events_count += 1
@@ -399,7 +427,7 @@ class ResolutionBatch:
                 seen = member.channels.get(obs.channel)
                 if seen is None or seen < at_iso:
                     member.channels[obs.channel] = at_iso
-            member.dirty = True
+            member.changed.update(_STATS_COLUMNS)
 
     # -- writing back ---------------------------------------------------------------------------
 
@@ -409,22 +437,6 @@ class ResolutionBatch:
         new_rows = []
         changed = []
         for p in self.profiles.values():
-            if not (p.new or p.dirty or p.moved):
-                continue
-            row: dict[str, Any] = {
-                "canonical_id": p.canonical_id,
-                "merged_into_id": p.merged_into_id,
-                "traits": p.traits,
-                "trait_times": p.trait_times,
-                "search_text": search_text(p.traits, p.idents),
-                "first_seen_at": p.first_seen_at,
-                "last_seen_at": p.last_seen_at,
-                "channels": p.channels,
-                "events_count": p.events_count,
-                "updated_at": now,
-            }
-            if p.merged_at is not None:
-                row["merged_at"] = p.merged_at
             if p.new:
                 new_rows.append(
                     {
@@ -433,15 +445,34 @@ class ResolutionBatch:
                         "merged_at": None,
                         "orders_count": p.orders_added,
                         "revenue": p.revenue_added,
-                        **row,
+                        "canonical_id": p.canonical_id,
+                        "merged_into_id": p.merged_into_id,
+                        "traits": p.traits,
+                        "trait_times": p.trait_times,
+                        "search_text": search_text(p.traits, p.idents),
+                        "first_seen_at": p.first_seen_at,
+                        "last_seen_at": p.last_seen_at,
+                        "channels": p.channels,
+                        "events_count": p.events_count,
+                        "updated_at": now,
                     }
                 )
-            else:
+            elif p.changed:
+                row: dict[str, Any] = {"b_id": p.id, "updated_at": now}
+                for column in p.changed:
+                    row[column] = (
+                        search_text(p.traits, p.idents)
+                        if column == "search_text"
+                        else getattr(p, column)
+                    )
                 if p.orders_added:
                     row["d_orders"] = p.orders_added
                     row["d_revenue"] = p.revenue_added
-                changed.append({"b_id": p.id, **row})
-            p.new = p.dirty = p.moved = False
+                changed.append(row)
+            else:
+                continue
+            p.new = False
+            p.changed = set()
             p.orders_added = 0
             p.revenue_added = Decimal(0)
         session = self.session
@@ -477,6 +508,14 @@ class ResolutionBatch:
         if self.conflicts:
             execute_many(session, insert(IdentityConflict.__table__), self.conflicts)  # type: ignore[arg-type]
             self.conflicts = []
+
+
+def _rank(ident: Ident) -> tuple[int, str, str]:
+    return (priority(ident[0]), ident[0], ident[1])
+
+
+_TRAIT_COLUMNS = ("traits", "trait_times", "search_text")
+_STATS_COLUMNS = ("events_count", "first_seen_at", "last_seen_at", "channels")
 
 
 def stamp(at: datetime) -> str:

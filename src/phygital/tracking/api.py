@@ -19,7 +19,7 @@ from phygital.tracking import service
 from phygital.tracking.messages import (
     MAX_REQUEST_BYTES,
     MessageError,
-    needs_cleaning,
+    load_json,
     parse_body,
 )
 
@@ -76,7 +76,12 @@ def _basic_write_key(request: Request) -> str | None:
 
 
 def _ingest(
-    request: Request, write_key: str | None, body: Any, endpoint: str | None, raw: bytes
+    request: Request,
+    write_key: str | None,
+    body: Any,
+    endpoint: str | None,
+    raw: bytes,
+    clean: bool,
 ) -> None:
     state = request.app.state
     with transaction(state.session_factory) as session:
@@ -87,7 +92,7 @@ def _ingest(
             received_at=state.clock.now(),
             region=state.settings.default_region,
             body_bytes=len(raw),
-            clean=needs_cleaning(raw),
+            clean=clean,
         )
         service.ingest(session, clock=state.clock, source=source, messages=messages)
 
@@ -96,7 +101,7 @@ async def _handle(request: Request, endpoint: str | None) -> JSONResponse:
     try:
         raw = await _read_body(request)
         try:
-            body = json.loads(raw)
+            body, clean = load_json(raw)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise MessageError("body", f"not valid JSON: {exc}") from None
         except RecursionError:
@@ -104,7 +109,7 @@ async def _handle(request: Request, endpoint: str | None) -> JSONResponse:
         write_key = _basic_write_key(request)
         if write_key is None and isinstance(body, dict) and isinstance(body.get("writeKey"), str):
             write_key = body["writeKey"]
-        await run_in_threadpool(_ingest, request, write_key, body, endpoint, raw)
+        await run_in_threadpool(_ingest, request, write_key, body, endpoint, raw, clean)
     except _TooLarge:
         return _error(413, "request larger than 500 KB")
     except MessageError as exc:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
+
 from phygital.core.errors import Invalid
 from phygital.identity import identifiers as ids
 from phygital.identity.identifiers import Ident
@@ -99,6 +101,33 @@ def needs_cleaning(raw: bytes) -> bool:
     """False when `storable` would return the body unchanged (the common case): then only the
     nesting depth needs checking, which is much cheaper."""
     return _NEEDS_CLEANING.search(raw) is not None
+
+
+# orjson reads an integer beyond 64 bits as a float; a run of 19 digits (maybe in a string) sends
+# the body to the json module, which keeps such numbers exact.
+_LONG_DIGITS = re.compile(rb"\d{19}")
+
+
+def load_json(raw: bytes) -> tuple[Any, bool]:
+    """A request body parsed, and whether `storable` has anything to clean in it.
+
+    orjson first (several times faster on a batch of 500 messages): it refuses NaN, infinities
+    and lone surrogates, so a body it reads needs cleaning only for an escaped NUL. Whatever it
+    refuses goes to the json module, which accepts the same documents as before (and raises the
+    same errors), then through the byte-level check."""
+    if _LONG_DIGITS.search(raw) is None:
+        try:
+            return orjson.loads(raw), b"\\u0000" in raw
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(raw), needs_cleaning(raw)
+
+
+def _json_size(value: Any) -> int:
+    try:
+        return len(orjson.dumps(value))
+    except TypeError:  # integers beyond 64 bits
+        return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
 
 
 def check_depth(value: Any, where: str = "body", depth: int = 0) -> None:
@@ -192,8 +221,7 @@ def parse_message(
 ) -> Message:
     if not isinstance(raw, dict):
         raise MessageError(where, "must be an object")
-    too_big = check_size and len(json.dumps(raw, separators=(",", ":"), default=str))
-    if too_big and too_big > MAX_MESSAGE_BYTES:
+    if check_size and _json_size(raw) > MAX_MESSAGE_BYTES:
         raise MessageError(where, "message larger than 32 KB", status=413)
     kind = endpoint_type or raw.get("type")
     if kind not in TYPES:

@@ -17,7 +17,7 @@ from phygital.core.events import publish
 from phygital.identity import identifiers as ids
 from phygital.identity.identifiers import Ident
 from phygital.identity.models import Identifier
-from phygital.identity.resolution import Observation, lock_identity, resolve_many
+from phygital.identity.resolution import Observation, execute_many, lock_identity, resolve_many
 from phygital.privacy import consent
 from phygital.tracking.messages import Message
 from phygital.tracking.models import SOURCE_CHANNELS, Channel, Event, Source
@@ -158,9 +158,9 @@ def ingest(
             consent.record(
                 session, clock=clock, profile_id=resolution.profile_id, statements=statements
             )
-    # On the Connection this runs as a Core executemany: the ORM's bulk path (through the
-    # Session) costs more than the insert itself on this hot path.
-    session.connection().execute(insert(Event), rows)
+    # One driver executemany with each distinct value processed once (the ORM's bulk path, and
+    # even Core's per-row parameter handling, cost more than the insert on this hot path).
+    execute_many(session, insert(Event.__table__), rows)  # type: ignore[arg-type]
     session.execute(
         update(Source)
         .where(Source.id == source.id)

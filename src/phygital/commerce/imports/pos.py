@@ -10,16 +10,11 @@ while this one writes.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from decimal import Decimal
 from pathlib import Path
-from queue import Empty
-from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -47,7 +42,6 @@ from phygital.commerce.orders import PreparedOrder, save_prepared
 from phygital.core.clock import Clock
 from phygital.core.csvfile import (
     CsvFile,
-    ImportFileError,
     RowError,
     check_columns,
     extra_values,
@@ -56,6 +50,7 @@ from phygital.core.csvfile import (
     parse_int,
     parse_time,
 )
+from phygital.core.readahead import read_ahead, worth_it
 from phygital.identity import identifiers as ids
 from phygital.identity.identifiers import Ident, IdentifierError
 
@@ -412,52 +407,6 @@ def read_receipts(file: PosCsv, *, region: str, tz: tzinfo, batch_size: int) -> 
 PARALLEL_MIN_ROWS = 20_000
 
 
-def _read_in_child(
-    file: PosCsv, region: str, tz: tzinfo, batch_size: int, queue: multiprocessing.Queue[Any]
-) -> None:
-    try:
-        for chunk in read_receipts(file, region=region, tz=tz, batch_size=batch_size):
-            queue.put(("chunk", chunk))
-        queue.put(("done", None))
-    except ImportFileError as exc:
-        queue.put(("file", str(exc)))
-    except BaseException:
-        queue.put(("crash", traceback.format_exc()))
-
-
-def _read_in_parallel(file: PosCsv, *, region: str, tz: tzinfo, batch_size: int) -> Iterator[Chunk]:
-    """`read_receipts` in a second process, a few chunks ahead of the writer: parsing and
-    normalising identifiers (validating an e-mail address costs tens of microseconds) then run
-    on the other core while this one writes."""
-    context = multiprocessing.get_context("spawn")  # never fork a process holding connections
-    queue: multiprocessing.Queue[Any] = context.Queue(maxsize=4)
-    reader = context.Process(
-        target=_read_in_child, args=(file, region, tz, batch_size, queue), daemon=True
-    )
-    reader.start()
-    try:
-        while True:
-            try:
-                kind, payload = queue.get(timeout=1)
-            except Empty:
-                if not reader.is_alive():
-                    raise RuntimeError("the process reading the file stopped") from None
-                continue
-            if kind == "chunk":
-                yield payload
-            elif kind == "done":
-                return
-            elif kind == "file":
-                raise ImportFileError(payload)
-            else:
-                raise RuntimeError(f"reading the file failed:\n{payload}")
-    finally:
-        if reader.is_alive():
-            reader.terminate()
-        reader.join(5)
-        queue.close()
-
-
 def run_pos_import(
     factory: sessionmaker[Session],
     *,
@@ -478,12 +427,16 @@ def run_pos_import(
     `parallel` reads and parses the file in a second process while this one writes (default:
     for files of `PARALLEL_MIN_ROWS` rows or more, on a machine with more than one core)."""
     if parallel is None:
-        parallel = file.data_lines >= PARALLEL_MIN_ROWS and (os.cpu_count() or 1) > 1
-    read = _read_in_parallel if parallel else read_receipts
+        parallel = worth_it(file.data_lines, threshold=PARALLEL_MIN_ROWS)
+    chunks = (
+        read_ahead(read_receipts, file, region=region, tz=tz, batch_size=batch_size)
+        if parallel
+        else read_receipts(file, region=region, tz=tz, batch_size=batch_size)
+    )
     report = ImportReport()
     errors = Errors(report, on_bad_row)
     stores: dict[str, Store] = {}
-    for chunk in read(file, region=region, tz=tz, batch_size=batch_size):
+    for chunk in chunks:
         report.rows += chunk.rows
         for line, reason in chunk.bad:
             errors.add(line, reason)

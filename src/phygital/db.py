@@ -7,16 +7,13 @@ PostgreSQL is the production database. Everything here is portable between the t
 
 from __future__ import annotations
 
-import json
 import os
-import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-import orjson
 from sqlalchemy import JSON, DateTime, Engine, MetaData, String, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, make_url
@@ -24,6 +21,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from sqlalchemy.types import TypeDecorator
 
 from phygital.core.clock import Clock, SystemClock
+from phygital.core.jsoncodec import json_dumps, json_loads
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -74,33 +72,27 @@ class UTCDateTime(TypeDecorator[datetime]):
 
         return process
 
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any] | None:
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+        fallback = super().result_processor(dialect, coltype)
+
+        # One C parse of the stored text (SQLAlchemy's own format, or SQLite's date functions'
+        # "YYYY-MM-DD HH:MM:SS"), instead of a regular expression and two Python calls: loading
+        # a batch's profiles reads thousands of times.
+        # (Appending the offset is ~5x cheaper than `.replace(tzinfo=UTC)` afterwards.)
+        def process(value: str | None) -> datetime | None:
+            if value is None:
+                return None
+            try:
+                return datetime.fromisoformat(value + "+00:00")
+            except (TypeError, ValueError):
+                return fallback(value) if fallback else value  # type: ignore[return-value]
+
+        return process
+
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
-
-
-def json_dumps(value: Any) -> str:
-    """JSON columns' text: orjson (several times faster than the json module on the bulk paths),
-    and the json module for what orjson refuses (integers beyond 64 bits)."""
-    try:
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
-    except TypeError:
-        return json.dumps(value)
-
-
-# orjson reads an integer beyond 64 bits as a float: such text (or any run of 19 digits, even in
-# a string) is left to the json module, which keeps it exact.
-_LONG_DIGITS = re.compile(r"\d{19}")
-
-
-def json_loads(text: str | bytes) -> Any:
-    if isinstance(text, bytes):
-        text = text.decode()
-    if _LONG_DIGITS.search(text) is None:
-        try:
-            return orjson.loads(text)
-        except orjson.JSONDecodeError:  # what only the json module reads (NaN, 1e400)
-            pass
-    return json.loads(text)
 
 
 def new_id() -> str:

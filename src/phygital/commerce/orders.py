@@ -302,8 +302,8 @@ def save_prepared(
             pickups.append((order_id, store, promised, profile_id, item.channel))
 
     # One driver executemany each (see execute_many): the hot path of bulk imports.
-    execute_many(session, insert(Order.__table__), order_rows)  # type: ignore[arg-type]
-    execute_many(session, insert(OrderLine.__table__), line_rows)  # type: ignore[arg-type]
+    execute_many(session, insert(Order.__table__), order_rows, cache_key="orders.insert")  # type: ignore[arg-type]
+    execute_many(session, insert(OrderLine.__table__), line_rows, cache_key="order_lines.insert")  # type: ignore[arg-type]
     store_service.adjust_stock(session, stock)
     _count_pairs(session, pairs)
     for order_id, store, promised, profile_id, channel in pickups:
@@ -371,7 +371,7 @@ def _count_pairs(session: Session, pairs: Counter[tuple[str, str]]) -> None:
         set_={"orders": ProductPair.orders + stmt.excluded.orders},
     )
     rows.sort(key=lambda r: (str(r["sku"]), str(r["other_sku"])))  # a stable lock order
-    execute_many(session, stmt, rows)
+    execute_many(session, stmt, rows, cache_key="product_pairs.upsert")
 
 
 # -- reading ------------------------------------------------------------------------------------

@@ -42,6 +42,11 @@ from phygital.identity.identifiers import (
 )
 from phygital.identity.models import Identifier, IdentityConflict, MergeRecord, Profile
 
+_P_TABLE = Profile.__table__
+_I_TABLE = Identifier.__table__
+_P = _P_TABLE.c
+_I = _I_TABLE.c
+
 DEFAULT_LIMITS: dict[str, int] = {
     USER_ID: 1,
     EMAIL: 5,
@@ -135,18 +140,20 @@ class ResolutionBatch:
     # -- loading ---------------------------------------------------------------------------
 
     def load(self, idents: Iterable[Ident]) -> None:
-        """One query for the identifiers, one for the profiles of their clusters."""
+        """One query for the identifiers, one for the profiles of their clusters. (Table
+        columns, not ORM attributes: a batch reads thousands of rows, and the ORM's row
+        handling cost more than the queries.)"""
         keys = {i.key for i in idents} - self.owner.keys()
         if not keys:
             return
         roots: set[str] = set()
         for chunk in _chunks(sorted(keys), 900):
             rows = self.session.execute(
-                select(Identifier.key, Profile.canonical_id)
-                .join(Profile, Profile.id == Identifier.profile_id)
-                .where(Identifier.key.in_(chunk))
+                select(_P.canonical_id)
+                .join(_I_TABLE, _P.id == _I.profile_id)
+                .where(_I.key.in_(chunk))
             )
-            roots.update(r.canonical_id for r in rows)
+            roots.update(r[0] for r in rows)
         self._load_clusters(roots - self.members.keys())
 
     def _load_clusters(self, roots: set[str]) -> None:
@@ -155,42 +162,53 @@ class ResolutionBatch:
         for chunk in _chunks(sorted(roots), 900):
             profile_rows = self.session.execute(
                 select(
-                    Profile.id,
-                    Profile.created_at,
-                    Profile.canonical_id,
-                    Profile.merged_into_id,
-                    Profile.traits,
-                    Profile.trait_times,
-                    Profile.first_seen_at,
-                    Profile.last_seen_at,
-                    Profile.channels,
-                    Profile.events_count,
-                ).where(Profile.canonical_id.in_(chunk))
-            ).all()
-            for r in profile_rows:
-                self.profiles[r.id] = _ProfileState(
-                    id=r.id,
-                    created_at=r.created_at,
-                    canonical_id=r.canonical_id,
-                    merged_into_id=r.merged_into_id,
+                    _P.id,
+                    _P.created_at,
+                    _P.canonical_id,
+                    _P.merged_into_id,
+                    _P.traits,
+                    _P.trait_times,
+                    _P.first_seen_at,
+                    _P.last_seen_at,
+                    _P.channels,
+                    _P.events_count,
+                ).where(_P.canonical_id.in_(chunk))
+            )
+            for (
+                pid,
+                created_at,
+                canonical_id,
+                merged_into_id,
+                traits,
+                trait_times,
+                first_seen_at,
+                last_seen_at,
+                channels,
+                events_count,
+            ) in profile_rows:
+                self.profiles[pid] = _ProfileState(
+                    id=pid,
+                    created_at=created_at,
+                    canonical_id=canonical_id,
+                    merged_into_id=merged_into_id,
                     # Each row's JSON is decoded into new objects: no copy needed.
-                    traits=r.traits or {},
-                    trait_times=r.trait_times or {},
-                    first_seen_at=r.first_seen_at,
-                    last_seen_at=r.last_seen_at,
-                    channels=r.channels or {},
-                    events_count=r.events_count,
+                    traits=traits or {},
+                    trait_times=trait_times or {},
+                    first_seen_at=first_seen_at,
+                    last_seen_at=last_seen_at,
+                    channels=channels or {},
+                    events_count=events_count,
                     idents=[],
                 )
-                self.members.setdefault(r.canonical_id, set()).add(r.id)
+                self.members.setdefault(canonical_id, set()).add(pid)
             ident_rows = self.session.execute(
-                select(Identifier.profile_id, Identifier.kind, Identifier.value, Identifier.key)
-                .join(Profile, Profile.id == Identifier.profile_id)
-                .where(Profile.canonical_id.in_(chunk))
+                select(_I.profile_id, _I.kind, _I.value, _I.key)
+                .join(_P_TABLE, _P.id == _I.profile_id)
+                .where(_P.canonical_id.in_(chunk))
             )
-            for r in ident_rows:
-                self.owner[r.key] = r.profile_id
-                self.profiles[r.profile_id].idents.append(Ident(r.kind, r.value))
+            for profile_id, kind, value, key in ident_rows:
+                self.owner[key] = profile_id
+                self.profiles[profile_id].idents.append(Ident(kind, value))
 
     # -- queries on the in-memory state ------------------------------------------------------
 
@@ -477,9 +495,14 @@ class ResolutionBatch:
             p.revenue_added = Decimal(0)
         session = self.session
         if new_rows:
-            execute_many(session, insert(Profile.__table__), new_rows)  # type: ignore[arg-type]
+            execute_many(session, insert(_P_TABLE), new_rows, cache_key="profiles.insert")  # type: ignore[arg-type]
         if self.new_identifiers:
-            execute_many(session, insert(Identifier.__table__), self.new_identifiers)  # type: ignore[arg-type]
+            execute_many(
+                session,
+                insert(_I_TABLE),  # type: ignore[arg-type]
+                self.new_identifiers,
+                cache_key="identifiers.insert",
+            )
             self.new_identifiers = []
         if changed:
             # Group by column set: executemany needs the same keys in every row.
@@ -501,7 +524,7 @@ class ResolutionBatch:
                     .where(table.c.id == bindparam("b_id"))
                     .values(values)
                 )
-                execute_many(session, stmt, rows)
+                execute_many(session, stmt, rows, cache_key="profiles.update")
         if self.merges:
             execute_many(session, insert(MergeRecord.__table__), self.merges)  # type: ignore[arg-type]
             self.merges = []
@@ -549,11 +572,20 @@ def resolve_many(
     return results
 
 
-def execute_many(session: Session, stmt: UpdateBase, rows: list[dict[str, Any]]) -> None:
+# Compiled statements of `execute_many` calls that name a cache key: (SQL, bind processors,
+# positional names) by key, dialect and row keys.
+_COMPILED: dict[tuple[str, str, tuple[str, ...]], tuple[str, dict[str, Any], list[str] | None]] = {}
+
+
+def execute_many(
+    session: Session, stmt: UpdateBase, rows: list[dict[str, Any]], *, cache_key: str | None = None
+) -> None:
     """Run an INSERT, UPDATE or upsert for many rows (all with the same keys: the statement's
     bind names) with one driver `executemany`.
 
-    The SQL and each value's bind processing are SQLAlchemy's own, applied column by column and
+    With a `cache_key` (naming the statement: the same key must always mean the same SQL) the
+    compiled statement is kept for the next call with the same row keys. The SQL and each value's
+    bind processing are SQLAlchemy's own, applied column by column and
     once per distinct value (a batch repeats the same times, prices and codes) instead of row by
     row: on batches of thousands of rows SQLAlchemy's per-row parameter handling costs more
     than the database's work, and the ORM's bulk path also splits rows into many statements
@@ -562,33 +594,46 @@ def execute_many(session: Session, stmt: UpdateBase, rows: list[dict[str, Any]])
         return
     conn = session.connection()
     keys = list(rows[0])
-    compiled = stmt.compile(dialect=conn.dialect, column_keys=keys)
-    processors: dict[str, Any] = getattr(compiled, "_bind_processors", {})
-    positions = getattr(compiled, "positiontup", None)
-    names: list[str] = list(positions) if positions is not None else keys
+    memo_key = (cache_key, conn.dialect.name, tuple(keys)) if cache_key else None
+    cached = _COMPILED.get(memo_key) if memo_key else None
+    if cached is None:
+        compiled = stmt.compile(dialect=conn.dialect, column_keys=keys)
+        positiontup = getattr(compiled, "positiontup", None)
+        cached = (
+            str(compiled),
+            dict(getattr(compiled, "_bind_processors", {})),
+            list(positiontup) if positiontup is not None else None,
+        )
+        if memo_key:
+            _COMPILED[memo_key] = cached
+    sql, processors, positions = cached
+    names: list[str] = positions if positions is not None else keys
     columns: list[list[Any]] = []
     for name in names:
         values = [row[name] for row in rows]
         process = processors.get(name)
         if process is not None:
-            memo: dict[Any, Any] = {}
-            processed = []
-            for value in values:
-                try:
-                    done = memo[value]
-                except KeyError:
-                    done = memo[value] = process(value)
-                except TypeError:  # unhashable: a JSON document
-                    done = process(value)
-                processed.append(done)
-            values = processed
+            if any(isinstance(v, dict | list) for v in values[:1]):  # JSON documents
+                values = [process(v) for v in values]
+            else:
+                memo: dict[Any, Any] = {}
+                processed = []
+                for value in values:
+                    try:
+                        done = memo[value]
+                    except KeyError:
+                        done = memo[value] = process(value)
+                    except TypeError:  # unhashable: a JSON document after a None
+                        done = process(value)
+                    processed.append(done)
+                values = processed
         columns.append(values)
     params: list[Any]
     if positions is not None:
         params = list(zip(*columns, strict=True))
     else:
         params = [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
-    conn.exec_driver_sql(str(compiled), params)
+    conn.exec_driver_sql(sql, params)
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from phygital.core.errors import Invalid
+from phygital.core.jsoncodec import may_hold_long_integers
 from phygital.identity import identifiers as ids
 from phygital.identity.identifiers import Ident
 from phygital.privacy.consent import ConsentStatement, parse_context_consent
@@ -103,11 +104,6 @@ def needs_cleaning(raw: bytes) -> bool:
     return _NEEDS_CLEANING.search(raw) is not None
 
 
-# orjson reads an integer beyond 64 bits as a float; a run of 19 digits (maybe in a string) sends
-# the body to the json module, which keeps such numbers exact.
-_LONG_DIGITS = re.compile(rb"\d{19}")
-
-
 def load_json(raw: bytes) -> tuple[Any, bool]:
     """A request body parsed, and whether `storable` has anything to clean in it.
 
@@ -115,7 +111,7 @@ def load_json(raw: bytes) -> tuple[Any, bool]:
     and lone surrogates, so a body it reads needs cleaning only for an escaped NUL. Whatever it
     refuses goes to the json module, which accepts the same documents as before (and raises the
     same errors), then through the byte-level check."""
-    if _LONG_DIGITS.search(raw) is None:
+    if not may_hold_long_integers(raw):
         try:
             return orjson.loads(raw), b"\\u0000" in raw
         except orjson.JSONDecodeError:

@@ -160,7 +160,7 @@ def ingest(
             )
     # One driver executemany with each distinct value processed once (the ORM's bulk path, and
     # even Core's per-row parameter handling, cost more than the insert on this hot path).
-    execute_many(session, insert(Event.__table__), rows)  # type: ignore[arg-type]
+    execute_many(session, insert(Event.__table__), rows, cache_key="events.insert")  # type: ignore[arg-type]
     session.execute(
         update(Source)
         .where(Source.id == source.id)

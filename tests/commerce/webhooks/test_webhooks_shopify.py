@@ -273,6 +273,35 @@ def test_a_fulfilled_delivery_order_becomes_fulfilled(
     assert stored.order("5820982911946154509").status == "fulfilled"
 
 
+def test_a_pickup_the_shop_marks_picked_up_is_collected(
+    shop_client: TestClient, stores: dict[str, str], stored: Stored
+) -> None:
+    post_shopify(shop_client, pickup_order(), webhook_id="p1")
+    assert stored.stock(stores["MI-BRERA"], "BIKE-HELM-M-BLU") == (0, 1)
+    picked_up = pickup_order(updated_at="2026-11-21T17:00:00+01:00", fulfillment_status="fulfilled")
+    response = post_shopify(shop_client, picked_up, webhook_id="p2", topic="orders/fulfilled")
+    assert response.json()["status"] == "processed"
+    order = stored.order("5820982911946154508")
+    assert order.status == "collected"
+    assert order.collected_at is not None
+    # The reservation is gone and the unit has left the shelf.
+    assert stored.stock(stores["MI-BRERA"], "BIKE-HELM-M-BLU") == (-1, 0)
+
+
+def test_a_cancelled_pickup_the_shop_then_fulfils_stays_cancelled(
+    shop_client: TestClient, stores: dict[str, str], stored: Stored
+) -> None:
+    post_shopify(shop_client, pickup_order(), webhook_id="c1")
+    cancelled = pickup_order(
+        updated_at="2026-11-21T10:00:00+01:00", cancelled_at="2026-11-21T10:00:00+01:00"
+    )
+    post_shopify(shop_client, cancelled, webhook_id="c2", topic="orders/cancelled")
+    fulfilled = pickup_order(updated_at="2026-11-21T11:00:00+01:00", fulfillment_status="fulfilled")
+    response = post_shopify(shop_client, fulfilled, webhook_id="c3", topic="orders/updated")
+    assert stored.order("5820982911946154508").status == "cancelled"
+    assert response.json()["status"] == "processed"
+
+
 def test_a_deleted_order_is_cancelled(
     shop_client: TestClient, stores: dict[str, str], stored: Stored
 ) -> None:

@@ -192,6 +192,17 @@ def test_a_completed_delivery_order_is_fulfilled_and_a_deleted_one_cancelled(
     assert stored.order("5002").status == "cancelled"
 
 
+def test_a_completed_pickup_order_is_collected(
+    shop_client: TestClient, stores: dict[str, str], stored: Stored
+) -> None:
+    post_woo(shop_client, woo_order(date_modified_gmt="2026-11-21T09:05:00"))
+    assert stored.stock(stores["TO-CENTRO"], "BOTTLE-TERM-750") == (0, 2)
+    completed = woo_order(status="completed", date_modified_gmt="2026-11-22T16:00:00")
+    post_woo(shop_client, completed, delivery_id="2", topic="order.updated")
+    assert stored.order("4711").status == "collected"
+    assert stored.stock(stores["TO-CENTRO"], "BOTTLE-TERM-750") == (-2, 0)
+
+
 def test_a_failed_order_seen_first_is_created_cancelled(
     shop_client: TestClient, stores: dict[str, str], stored: Stored
 ) -> None:

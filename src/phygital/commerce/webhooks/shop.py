@@ -5,7 +5,8 @@ A provider module (`shopify`, `woocommerce`) reads its body into one `Action`:
 - `ShopOrder`: the shop's current view of an order. Not seen before, it is created through
   `commerce.orders.save_orders` (identity, stock reservation, promise, stats: the one way in),
   already cancelled or fulfilled if the shop says so. Seen before, only its state follows the
-  shop: cancelled (reservation released, promise called off) or fulfilled (a delivery shipped).
+  shop: cancelled (reservation released, promise called off) or fulfilled (a delivery shipped;
+  a pickup handed over, as the shop's staff mark it in the shop's admin: collected here).
   Lines of a known order are never rewritten: reservations and statistics were taken from them.
   An update older than the one applied (the shop's own modification time) is ignored.
 - `OrderGone`: the shop deleted the order; a known open order is cancelled.
@@ -210,8 +211,8 @@ def _apply_order(
         )[0]
         order = orders.get_order(session, saved.order_id)
         if saved.created:
-            if item.fulfilled and order.fulfilment == Fulfilment.DELIVERY:
-                orders.mark_fulfilled(session, clock=clock, order=order)
+            if item.fulfilled and not item.cancelled:
+                _fulfilled(session, clock=clock, order=order, notes=notes)
             _record_consents(session, clock=clock, profile_id=order.profile_id, item=item.consents)
             return Outcome(DeliveryStatus.PROCESSED, order_id=order.id, notes=notes)
 
@@ -229,12 +230,24 @@ def _apply_order(
             notes.append(f"not cancelled: {exc.message}")
     elif not item.cancelled and order.status == OrderStatus.CANCELLED:
         notes.append("the shop reopened a cancelled order: it stays cancelled here")
-    elif item.fulfilled and order.fulfilment == Fulfilment.DELIVERY:
-        orders.mark_fulfilled(session, clock=clock, order=order)
+    elif item.fulfilled:
+        _fulfilled(session, clock=clock, order=order, notes=notes)
     if item.updated_at is not None and (applied is None or item.updated_at > applied):
         order.source_updated_at = item.updated_at
     session.flush()
     return Outcome(DeliveryStatus.PROCESSED, order_id=order.id, notes=notes)
+
+
+def _fulfilled(session: Session, *, clock: Clock, order: Order, notes: list[str]) -> None:
+    """The shop fulfilled the order: a delivery left; a pickup was handed over (Shopify's "mark
+    as picked up", WooCommerce's "completed"), so it is collected, as if at the desk."""
+    if order.fulfilment == Fulfilment.DELIVERY:
+        orders.mark_fulfilled(session, clock=clock, order=order)
+    elif order.fulfilment == Fulfilment.PICKUP:
+        try:
+            orders.mark_collected(session, clock=clock, order=order)
+        except Conflict as exc:
+            notes.append(f"not collected: {exc.message}")
 
 
 def _apply_gone(session: Session, *, clock: Clock, gone: OrderGone) -> Outcome:

@@ -6,6 +6,7 @@ failure exits non-zero with a one-line reason on stderr.
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import sys
@@ -169,6 +170,10 @@ def serve(
         port,
         "yes" if run_worker else "no",
     )
+    # What was loaded to start (modules, templates, settings) lives as long as the process: move it
+    # out of the collector's reach, so the full collections that large tracking batches trigger
+    # do not walk it again and again (they were ~5 % of the ingestion time).
+    gc.freeze()
     uvicorn.run(application, host=host, port=port, log_level="info", proxy_headers=True)
 
 

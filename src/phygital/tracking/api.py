@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import threading
 import zlib
 from typing import Any
 
@@ -75,6 +76,12 @@ def _basic_write_key(request: Request) -> str | None:
     return decoded.partition(":")[0]
 
 
+# Ingestion requests of this process take turns for the write transaction here: waiting on a
+# lock wakes at once when it is free, where SQLite's busy handler polls with growing sleeps (two
+# concurrent batches lost ~10 % of the time asleep). Other writers still queue in SQLite.
+_WRITE_TURN = threading.Lock()
+
+
 def _ingest(
     request: Request,
     write_key: str | None,
@@ -84,8 +91,10 @@ def _ingest(
     clean: bool,
 ) -> None:
     state = request.app.state
-    with transaction(state.session_factory) as session:
-        source = service.source_for_key(session, write_key)
+    # Validation is pure: done before taking a turn, it overlaps another request's writing.
+    problem: MessageError | None = None
+    messages = []
+    try:
         messages = parse_body(
             body,
             endpoint_type=endpoint,
@@ -94,6 +103,12 @@ def _ingest(
             body_bytes=len(raw),
             clean=clean,
         )
+    except MessageError as exc:
+        problem = exc
+    with _WRITE_TURN, transaction(state.session_factory) as session:
+        source = service.source_for_key(session, write_key)  # an unknown key is 401 first
+        if problem is not None:
+            raise problem
         service.ingest(session, clock=state.clock, source=source, messages=messages)
 
 

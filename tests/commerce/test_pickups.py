@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from phygital.commerce import promises
-from phygital.commerce.models import Promise, PromiseStatus
+from phygital.commerce.models import Order, Promise, PromiseStatus
 from phygital.core.clock import FrozenClock
 from phygital.core.jobs import Worker
 from tests.commerce.conftest import order_body
@@ -198,3 +198,37 @@ def test_pickup_list_pages_by_urgency(
     assert listed == ids
     promised = [o["promised_ready_at"] for o in first["items"] + second["items"]]
     assert promised == sorted(promised)
+
+
+def test_pickups_without_a_promise_wait_after_the_promised_ones_and_are_never_overdue(
+    client: TestClient,
+    principals: Principals,
+    shop: dict[str, Any],
+    clock: FrozenClock,
+    db: Session,
+) -> None:
+    owner = principals.owner
+    ids = [
+        place(client, owner, str(n), placed_at=f"2026-11-20T1{n}:00:00+01:00")["id"]
+        for n in range(4)
+    ]
+    # The first two as if the store had had no opening hours then: nothing was promised.
+    db.execute(update(Order).where(Order.id.in_(ids[:2])).values(promised_ready_at=None))
+    db.commit()
+
+    def one_by_one(status: str) -> list[str]:
+        listed: list[str] = []
+        cursor = None
+        for _ in range(10):
+            params = {"status": status, "limit": 1} | ({"cursor": cursor} if cursor else {})
+            page = client.get("/api/v1/pickups", params=params, headers=owner.headers).json()
+            listed += [o["id"] for o in page["items"]]
+            cursor = page["next"]
+            if cursor is None:
+                return listed
+        raise AssertionError("more pages than pickups")
+
+    assert one_by_one("awaiting") == ids[2:] + sorted(ids[:2])
+    clock.advance(timedelta(days=30))
+    assert one_by_one("overdue") == ids[2:]
+    assert one_by_one("awaiting") == sorted(ids[:2])

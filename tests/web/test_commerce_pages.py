@@ -444,9 +444,9 @@ def test_desk_runs_the_same_queries_for_5_and_40_pickups(
     assert html.count("<h3>Visti online</h3>") == 36
     assert html.count("<h3>Da proporre al banco</h3>") == 36
     assert few == many, (few, many)
-    # User, stores, counts, three sections, lines, customers (3), research, suggestions,
-    # product names (+ SQLite's BEGIN).
-    assert many <= 15, many
+    # User, stores, counts, the three sections (one statement), lines, customers, research,
+    # suggestions, product names (+ SQLite's BEGIN).
+    assert many <= 10, many
 
 
 def test_desk_speaks_english_too(
@@ -917,15 +917,18 @@ def test_recent_product_views_merge_member_profiles_in_one_query(
     assert found["nobody"] == []
 
 
-def test_desk_reads_agree_with_the_pickup_service(
+def test_open_pickup_reads_agree_with_each_order_s_own_state(
     db: Session, principals: Principals, clock: FrozenClock
 ) -> None:
-    """The desk's index-shaped counts and overdue pages say what `commerce.pickups` says."""
+    """Counts, pages and cursors read from the index ranges, and the desk's one statement for
+    every section, say what each order's own state says, the most urgent first (pickups
+    without a promise last)."""
     from phygital.commerce import pickups, reading
+    from phygital.commerce.models import Order
     from phygital.commerce.pickups import PickupState
 
     catalogue(db)
-    for n in range(9):
+    for n in range(16):  # promised Monday 16th: overdue by now unless ready
         order_id = place(
             db,
             clock,
@@ -933,33 +936,71 @@ def test_desk_reads_agree_with_the_pickup_service(
             placed_at=LAST_MONDAY + timedelta(minutes=5 * (n % 4)),
             commit=False,
         )
-        if n % 3 == 0:
+        if n % 2 == 0:  # ready: four today at 10:00, four at 11:00
             order_service.mark_ready(db, clock=clock, order=order_service.get_order(db, order_id))
-        if n == 3:
+        if n == 7:
             clock.advance(timedelta(hours=1))
-    place(db, clock, "fresh", commit=False)
+    next_week = clock.now() + timedelta(days=7)
+    for n in range(5):  # placed next Friday, promised the Monday after: awaiting
+        place(db, clock, f"fresh-{n}", placed_at=next_week + timedelta(minutes=n), commit=False)
+    db.flush()
+    # Pickups of a store that had no opening hours then: nothing was promised.
+    unpromised = ("x-1", "x-3", "fresh-2")
+    for order_id in db.scalars(select(Order.id).where(Order.external_id.in_(unpromised))):
+        order_service.get_order(db, order_id).promised_ready_at = None
+    place(db, clock, "other-store", store="B", placed_at=LAST_MONDAY, commit=False)
     db.commit()
-    clock.advance(timedelta(days=8))  # the first ready ones are now past their collection time
+    # A week after the first were ready (their collection time passed), not the later ones.
+    clock.advance(timedelta(days=7) - timedelta(minutes=30))
     now, store = clock.now(), principals.store_a_id
-    assert reading.desk_counts(db, now=now, store_id=store) == pickups.counts(
-        db, now=now, store_id=store
-    )
-    expected_cursor = actual_cursor = None
-    for _ in range(4):
-        expected, expected_cursor = pickups.list_pickups(
+
+    def moment(order: Order) -> datetime | None:
+        return order.promised_ready_at if order.status == "awaiting" else order.collect_by
+
+    everything = list(db.scalars(select(Order).where(Order.store_id == store)))
+    expected = {
+        state: [
+            o.id
+            for o in sorted(
+                (o for o in everything if order_service.effective_status(o, now) == state),
+                key=lambda o: (moment(o) is None, moment(o) or now, o.id),
+            )
+        ]
+        for state in ("overdue", "awaiting", "ready")
+    }
+    # Overdue: six late promises and four ready a week ago; awaiting: four promised for
+    # Monday and three without a promise; ready: four.
+    assert {state: len(ids) for state, ids in expected.items()} == {
+        "overdue": 10,
+        "awaiting": 7,
+        "ready": 4,
+    }
+    assert pickups.counts(db, now=now, store_id=store) == {
+        state: len(ids) for state, ids in expected.items()
+    }
+    for state in (PickupState.OVERDUE, PickupState.AWAITING, PickupState.READY):
+        listed: list[str] = []
+        cursor = None
+        for _ in range(10):
+            page, cursor = pickups.list_pickups(
+                db, now=now, store_id=store, state=state, cursor=cursor, limit=3
+            )
+            listed += [o.id for o in page]
+            if cursor is None:
+                break
+        assert listed == expected[state.value], state
+    sections = reading.desk(db, store=commerce_service.get_store(db, code="A"), now=now, limit=3)
+    assert [(s.state, s.count) for s in sections] == [
+        (state, len(ids)) for state, ids in expected.items()
+    ]
+    for s in sections:
+        assert [c.order.id for c in s.cards] == expected[s.state][:3]
+        rest = reading.desk(
             db,
+            store=commerce_service.get_store(db, code="A"),
             now=now,
-            store_id=store,
-            state=PickupState.OVERDUE,
-            cursor=expected_cursor,
             limit=3,
+            only=PickupState(s.state),
+            cursor=s.next_cursor,
         )
-        actual, actual_cursor = reading.overdue_pickups(
-            db, now=now, store_id=store, cursor=actual_cursor, limit=3
-        )
-        assert [o.id for o in actual] == [o.id for o in expected]
-        assert actual_cursor == expected_cursor
-        if expected_cursor is None:
-            break
-    else:
-        raise AssertionError("more pages than pickups")
+        assert [c.order.id for c in rest[0].cards] == expected[s.state][3:6]

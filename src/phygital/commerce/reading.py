@@ -3,7 +3,7 @@
 The pickup desk is the hot one: a store may hold thousands of open pickups, and each card shows
 the order's lines, the customer, what they looked at online and what to suggest at the counter.
 Everything is loaded in batches for the cards on the page (never per card), so the desk costs
-the same dozen statements with 5 pickups or 5,000.
+the same few statements with 5 pickups or 5,000.
 """
 
 from __future__ import annotations
@@ -11,15 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from functools import cache
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, ScalarSelect, and_, func, or_, select
+from sqlalchemy import Select, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from phygital.commerce import orders as order_service
 from phygital.commerce import pickups, promises, suggestions
 from phygital.commerce.models import (
-    Fulfilment,
     Notification,
     Order,
     OrderLine,
@@ -29,15 +29,15 @@ from phygital.commerce.models import (
     Stock,
     Store,
 )
-from phygital.commerce.pickups import PickupState
+from phygital.commerce.pickups import Pickup, PickupState
 from phygital.commerce.suggestions import Suggestion
 from phygital.core.errors import Invalid
 from phygital.core.pagination import decode_cursor, encode_cursor
 from phygital.identity import service as identity
-from phygital.identity.service import Customer
+from phygital.identity.service import Contact, Customer
 from phygital.tracking import service as tracking
 
-DESK_STATES = (PickupState.OVERDUE, PickupState.AWAITING, PickupState.READY)
+DESK_STATES = pickups.OPEN_STATES  # overdue, awaiting, ready
 # How far back "researched online recently" looks, and how much of it a card shows.
 RESEARCH_DAYS = 30
 RESEARCH_PER_CUSTOMER = 4
@@ -47,8 +47,7 @@ SUGGESTIONS_PER_CARD = 3
 # -- the pickup desk ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Researched:
+class Researched(NamedTuple):
     """A product the customer looked at online; `in_order` if they then ordered it."""
 
     sku: str
@@ -58,12 +57,20 @@ class Researched:
     in_order: bool
 
 
+class Line(NamedTuple):
+    """What a card shows of an order line."""
+
+    sku: str
+    name: str | None
+    quantity: int
+
+
 @dataclass
 class Card:
-    order: Order
+    order: Pickup
     state: str  # awaiting, ready or overdue
-    lines: list[OrderLine]
-    customer: Customer | None
+    lines: list[Line]
+    customer: Contact | None
     research: list[Researched] = field(default_factory=list)
     suggestions: list[Suggestion] = field(default_factory=list)
 
@@ -87,21 +94,18 @@ def desk(
 ) -> list[Section]:
     """The store's open pickups by section (overdue, awaiting, ready), the most urgent first,
     at most `limit` cards each; `only` one section from `cursor` on ("show more")."""
-    counts = desk_counts(session, now=now, store_id=store.id)
-    states = (only,) if only is not None else DESK_STATES
-    pages: list[tuple[PickupState, list[Order], str | None]] = []
-    for state in states:
-        page_cursor = cursor if only is not None else None
-        if state == PickupState.OVERDUE:
-            rows, next_cursor = overdue_pickups(
-                session, now=now, store_id=store.id, cursor=page_cursor, limit=limit
-            )
-        else:
-            rows, next_cursor = pickups.list_pickups(
-                session, now=now, store_id=store.id, state=state, cursor=page_cursor, limit=limit
-            )
-        pages.append((state, rows, next_cursor))
-    cards = cards_for(session, [o for _, rows, _ in pages for o in rows], store=store, now=now)
+    counts = pickups.counts(session, now=now, store_id=store.id)
+    pages = pickups.open_pages(
+        session,
+        now=now,
+        store_id=store.id,
+        states=(only,) if only is not None else DESK_STATES,
+        limit=limit,
+        cursor=cursor if only is not None else None,
+    )
+    cards = cards_for(
+        session, [o for rows, _ in pages.values() for o in rows], store=store, now=now
+    )
     return [
         Section(
             state=state.value,
@@ -109,93 +113,21 @@ def desk(
             cards=[cards[o.id] for o in rows],
             next_cursor=next_cursor,
         )
-        for state, rows, next_cursor in pages
+        for state, (rows, next_cursor) in pages.items()
     ]
 
 
-# The desk's two heavy reads, shaped for the (store_id, status, promised_ready_at) index: with
-# thousands of open pickups, `pickups.counts` and `pickups.list_pickups(OVERDUE)` read every one
-# of them (and sort the overdue ones); these give the same answers from index ranges. Both rely
-# on `awaiting` and `ready` being statuses of pickups only.
-
-
-def desk_counts(session: Session, *, now: datetime, store_id: str) -> dict[str, int]:
-    """What `pickups.counts` says (awaiting, ready, overdue), in one statement of four
-    index-range counts."""
-
-    def count(*conditions: ColumnElement[bool]) -> ScalarSelect[int]:
-        stmt = select(func.count()).select_from(Order).where(Order.store_id == store_id)
-        return stmt.where(*conditions).scalar_subquery()
-
-    awaiting = Order.status == OrderStatus.AWAITING
-    ready = Order.status == OrderStatus.READY
-    row = session.execute(
-        select(
-            count(awaiting),
-            count(awaiting, Order.promised_ready_at < now),
-            count(ready),
-            count(ready, Order.collect_by < now),
-        )
-    ).one()
-    all_awaiting, late_awaiting, all_ready, late_ready = (int(n or 0) for n in row)
-    return {
-        "awaiting": all_awaiting - late_awaiting,
-        "ready": all_ready - late_ready,
-        "overdue": late_awaiting + late_ready,
-    }
-
-
-def overdue_pickups(
-    session: Session, *, now: datetime, store_id: str, cursor: str | None, limit: int
-) -> tuple[list[Order], str | None]:
-    """What `pickups.list_pickups(state=OVERDUE)` returns, page and cursor alike: awaiting
-    pickups past their promise and ready ones past their collection time, by the moment each
-    became overdue. Each half is read in index order and the two are merged."""
-    after: tuple[datetime, str] | None = None
-    if cursor:
-        at_text, last_id = decode_cursor(cursor, size=2)
-        try:
-            after = (datetime.fromisoformat(str(at_text)), str(last_id))
-        except ValueError:
-            raise Invalid("malformed cursor", field="cursor") from None
-    halves = (
-        (OrderStatus.AWAITING, Order.promised_ready_at),
-        (OrderStatus.READY, Order.collect_by),
-    )
-    found: list[tuple[datetime, str, Order]] = []
-    for status, key in halves:
-        stmt = select(Order).where(
-            Order.store_id == store_id,
-            Order.fulfilment == Fulfilment.PICKUP,
-            Order.status == status,
-            key < now,
-        )
-        if after is not None:
-            stmt = stmt.where(or_(key > after[0], and_(key == after[0], Order.id > after[1])))
-        for order in session.scalars(stmt.order_by(key, Order.id).limit(limit + 1)):
-            moment = order.promised_ready_at if status == OrderStatus.AWAITING else order.collect_by
-            assert moment is not None
-            found.append((moment, order.id, order))
-    found.sort(key=lambda item: (item[0], item[1]))
-    page = [order for _, _, order in found[:limit]]
-    next_cursor = None
-    if len(found) > limit and page:
-        moment, order_id, _ = found[limit - 1]
-        next_cursor = encode_cursor([moment.isoformat(), order_id])
-    return page, next_cursor
-
-
 def cards_for(
-    session: Session, orders: list[Order], *, store: Store, now: datetime
+    session: Session, orders: list[Pickup], *, store: Store, now: datetime
 ) -> dict[str, Card]:
-    """Cards for these orders in six queries whatever their number: lines, customers (three),
-    online research, suggestions and the names of researched products."""
-    lines = order_service.lines_of(session, [o.id for o in orders])
-    customer_of = customers_of(session, orders)
-    customers = {c.id: c for c in customer_of.values() if c is not None}
+    """Cards for these orders in five queries whatever their number: lines, customers, online
+    research, suggestions and the names of researched products."""
+    lines = lines_of(session, [o.id for o in orders])
+    contact_of = identity.contacts_of(session, (o.profile_id for o in orders if o.profile_id))
+    contacts = {c.id: c for c in contact_of.values()}
     research = tracking.recent_product_views(
         session,
-        member_ids_by_customer={c.id: c.member_ids for c in customers.values()},
+        member_ids_by_customer={c.id: c.member_ids for c in contacts.values()},
         since=now - timedelta(days=RESEARCH_DAYS),
         per_customer=RESEARCH_PER_CUSTOMER,
     )
@@ -207,11 +139,12 @@ def cards_for(
     names = product_names(session, researched_skus)
     cards: dict[str, Card] = {}
     for order in orders:
-        customer = customer_of.get(order.id)
+        customer = contact_of.get(order.profile_id) if order.profile_id else None
         seen = research.get(customer.id, []) if customer is not None else []
+        basket = baskets[order.id]
         cards[order.id] = Card(
             order=order,
-            state=order_service.effective_status(order, now),
+            state=str(pickups.state_of(order, now)),
             lines=lines[order.id],
             customer=customer,
             research=[
@@ -220,13 +153,33 @@ def cards_for(
                     name=names.get(p.sku),
                     events=p.events,
                     last_at=p.last_at,
-                    in_order=p.sku in baskets[order.id],
+                    in_order=p.sku in basket,
                 )
                 for p in seen
             ],
             suggestions=suggested[order.id],
         )
     return cards
+
+
+def lines_of(session: Session, order_ids: list[str]) -> dict[str, list[Line]]:
+    """The lines of these orders (by order id, in their order), in one query."""
+    result: dict[str, list[Line]] = {i: [] for i in order_ids}
+    for start in range(0, len(order_ids), 900):
+        rows = session.execute(_lines_statement(), {"ids": order_ids[start : start + 900]})
+        for order_id, sku, name, quantity in rows:
+            result[order_id].append(Line(sku, name, quantity))
+    return result
+
+
+# Statements the desk runs on every request are built once and reused with their parameters.
+@cache
+def _lines_statement() -> Select[str, str, str | None, int]:
+    return (
+        select(OrderLine.order_id, OrderLine.sku, OrderLine.name, OrderLine.quantity)
+        .where(OrderLine.order_id.in_(bindparam("ids", expanding=True)))
+        .order_by(OrderLine.id)
+    )
 
 
 def customers_of(session: Session, orders: Iterable[Order]) -> dict[str, Customer | None]:
@@ -243,8 +196,15 @@ def product_names(session: Session, skus: Iterable[str]) -> dict[str, str]:
     wanted = sorted(set(skus))
     if not wanted:
         return {}
-    rows = session.execute(select(Product.sku, Product.name).where(Product.sku.in_(wanted)))
+    rows = session.execute(_names_statement(), {"skus": wanted})
     return {sku: name for sku, name in rows}
+
+
+@cache
+def _names_statement() -> Select[str, str]:
+    return select(Product.sku, Product.name).where(
+        Product.sku.in_(bindparam("skus", expanding=True))
+    )
 
 
 # -- orders -------------------------------------------------------------------------------------
@@ -360,11 +320,11 @@ def order_history(session: Session, *, order: Order, now: datetime) -> list[Step
     return sorted(steps, key=lambda s: (s.at, rank.get(s.kind, 5)))
 
 
-def can_mark_ready(order: Order) -> bool:
+def can_mark_ready(order: Order | Pickup) -> bool:
     return order.fulfilment == "pickup" and order.status == OrderStatus.AWAITING
 
 
-def can_mark_collected(order: Order) -> bool:
+def can_mark_collected(order: Order | Pickup) -> bool:
     return order.fulfilment == "pickup" and order.status in order_service.OPEN_PICKUP
 
 

@@ -10,11 +10,11 @@ hand them over at the counter.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from functools import cache
+from typing import Any, NamedTuple
 
-from sqlalchemy import and_, func, null, select
+from sqlalchemy import Integer, Select, and_, bindparam, func, null, select
 from sqlalchemy.orm import Session
 
 from phygital.commerce.models import Product, ProductPair, Stock
@@ -23,8 +23,8 @@ from phygital.commerce.models import Product, ProductPair, Stock
 PER_SKU = 6
 
 
-@dataclass(frozen=True)
-class Partner:
+# Named tuples, not dataclasses: a desk makes hundreds of them on every request.
+class Partner(NamedTuple):
     """A product bought together with another in `orders` orders."""
 
     sku: str
@@ -35,8 +35,7 @@ class Partner:
     available: int | None  # units free in the store (on hand - reserved); None if never counted
 
 
-@dataclass(frozen=True)
-class Suggestion:
+class Suggestion(NamedTuple):
     sku: str
     name: str
     price: Decimal
@@ -55,14 +54,24 @@ def partners(
     result: dict[str, list[Partner]] = {sku: [] for sku in wanted}
     if not wanted or per_sku < 1:
         return result
+    params = {"skus": wanted, "per_sku": per_sku, "store_id": store_id}
+    rows = list(session.execute(_partners_statement(store_id is not None), params))
+    # Ranked by the database; in each sku's list by rank (the rows come in no set order).
+    rows.sort(key=lambda row: (row[0], row[7]))
+    for sku, other, name, price, currency, orders, available, _ in rows:
+        result[sku].append(Partner(other, name, price, currency, orders, available))
+    return result
+
+
+@cache
+def _partners_statement(by_store: bool) -> Select[Any]:
+    """Built once and reused with its parameters (`skus`, `per_sku`, `store_id`): the pickup
+    desk asks on every request."""
     ranked = (
         select(
             ProductPair.sku,
             ProductPair.other_sku,
             ProductPair.orders,
-            Product.name,
-            Product.price,
-            Product.currency,
             func.row_number()
             .over(
                 partition_by=ProductPair.sku,
@@ -71,28 +80,26 @@ def partners(
             .label("rank"),
         )
         .join(Product, and_(Product.sku == ProductPair.other_sku, Product.active.is_(True)))
-        .where(ProductPair.sku.in_(wanted))
+        .where(ProductPair.sku.in_(bindparam("skus", expanding=True)))
         .subquery()
     )
-    columns = [
+    # The catalogue's columns are joined to the ranked few, not carried through the ranking.
+    available = (Stock.on_hand - Stock.reserved) if by_store else null()
+    stmt = select(
         ranked.c.sku,
         ranked.c.other_sku,
-        ranked.c.name,
-        ranked.c.price,
-        ranked.c.currency,
+        Product.name,
+        Product.price,
+        Product.currency,
         ranked.c.orders,
-    ]
-    if store_id is None:
-        stmt = select(*columns, null())
-    else:
-        stmt = select(*columns, Stock.on_hand - Stock.reserved).outerjoin(
-            Stock, and_(Stock.store_id == store_id, Stock.sku == ranked.c.other_sku)
+        available,
+        ranked.c.rank,
+    ).join(Product, Product.sku == ranked.c.other_sku)
+    if by_store:
+        stmt = stmt.outerjoin(
+            Stock, and_(Stock.store_id == bindparam("store_id"), Stock.sku == ranked.c.other_sku)
         )
-    stmt = stmt.where(ranked.c.rank <= per_sku).order_by(ranked.c.sku, ranked.c.rank)
-    rows: list[tuple[Any, ...]] = [tuple(row) for row in session.execute(stmt)]
-    for sku, other, name, price, currency, orders, available in rows:
-        result[sku].append(Partner(other, name, price, currency, int(orders), available))
-    return result
+    return stmt.where(ranked.c.rank <= bindparam("per_sku", type_=Integer))
 
 
 def suggest(

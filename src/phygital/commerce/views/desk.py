@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
+from functools import lru_cache
 from typing import Annotated
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -16,6 +18,7 @@ from phygital.auth.service import Principal
 from phygital.commerce import orders, reading
 from phygital.commerce import service as store_service
 from phygital.commerce.models import Order, OrderStatus, Store
+from phygital.commerce.pickups import Pickup
 from phygital.commerce.views.common import (
     duration,
     flash,
@@ -28,7 +31,7 @@ from phygital.commerce.views.common import (
 from phygital.core.clock import Clock
 from phygital.core.errors import Conflict, DomainError, Invalid
 from phygital.deps import ClockDep, CsrfProtected, SessionDep, WebUser
-from phygital.identity.service import Customer
+from phygital.identity.service import Contact
 from phygital.identity.views import phone_display
 from phygital.web import i18n
 from phygital.web.templating import render, request_locale
@@ -60,22 +63,28 @@ class CardView:
     can_collect: bool
     ready_label: str
     collected_label: str
-    research: list[tuple[str, str, str, bool]] = field(default_factory=list)
+    research: list[tuple[str, str, str, bool]] = field(default_factory=list)  # href, name, …
     suggestions: list[tuple[str, str, str]] = field(default_factory=list)
 
 
-def customer_label(customer: Customer | None) -> str:
+def customer_label(customer: Contact | None) -> str:
     if customer is None:
         return i18n.gettext("No customer details")
-    return (
-        customer.name
-        or customer.first("email")
-        or customer.first("phone")
-        or i18n.gettext("Anonymous visitor")
-    )
+    return customer.name or customer.email or customer.phone or i18n.gettext("Anonymous visitor")
 
 
-def promise_text(order: Order, state: str, *, now: datetime, tz: str) -> str:
+# Parsing and formatting a number costs more than the rest of a card: kept per number.
+@lru_cache(maxsize=4096)
+def phone_text(number: str) -> str:
+    return phone_display(number)
+
+
+@lru_cache(maxsize=4096)
+def product_href(sku: str) -> str:
+    return "/products/" + quote(sku, safe="/")
+
+
+def promise_text(order: Pickup, state: str, *, now: datetime, tz: str) -> str:
     """By when, or how late: what the counter needs to know first."""
     if order.status == OrderStatus.READY:
         since, by = when(order.ready_at, now=now, tz=tz), when(order.collect_by, now=now, tz=tz)
@@ -91,65 +100,81 @@ def promise_text(order: Order, state: str, *, now: datetime, tz: str) -> str:
     return i18n.gettext("Ready by %(when)s", when=promised)
 
 
-def card_view(card: reading.Card, *, now: datetime, tz: str) -> CardView:
+class CardTexts:
+    """The texts cards share (state names, "3 views · 2 days ago", "€ 39,90 · 4 in store"), made
+    once per page and language: a desk shows dozens of cards with a dozen texts each."""
+
+    def __init__(self, *, now: datetime, tz: str) -> None:
+        self.now, self.tz = now, tz
+        self.states = {
+            "awaiting": i18n.gettext("Being prepared"),
+            "ready": i18n.gettext("Ready for pickup"),
+            "overdue": i18n.gettext("Overdue"),
+        }
+        self._seen: dict[tuple[int, str], str] = {}
+        self._offer: dict[tuple[Decimal, str, int | None], str] = {}
+
+    def seen(self, events: int, last_at: datetime) -> str:
+        ago = duration(last_at, self.now)
+        text = self._seen.get((events, ago))
+        if text is None:
+            text = self._seen[events, ago] = (
+                i18n.ngettext("%(num)s view", "%(num)s views", events)
+                + " · "
+                + i18n.gettext("%(ago)s ago", ago=ago)
+            )
+        return text
+
+    def offer(self, price: Decimal, currency: str, available: int | None) -> str:
+        text = self._offer.get((price, currency, available))
+        if text is None:
+            stock = ""
+            if available is not None:
+                stock = " · " + (
+                    i18n.gettext("%(num)s in store", num=available)
+                    if available > 0
+                    else i18n.gettext("not in store")
+                )
+            text = self._offer[price, currency, available] = money(price, currency) + stock
+        return text
+
+
+def card_view(card: reading.Card, texts: CardTexts) -> CardView:
     order, customer = card.order, card.customer
     label = label_of(order)
-    gettext, ngettext = i18n.gettext, i18n.ngettext
     return CardView(
         id=order.id,
         label=label,
         state=card.state,
-        state_label=state_label(card.state),
+        state_label=texts.states.get(card.state, card.state),
         customer_id=customer.id if customer else None,
         customer_name=customer_label(customer),
-        phone=customer.first("phone") if customer else None,
-        phone_text=phone_display(customer.first("phone") or "") if customer else "",
-        promise=promise_text(order, card.state, now=now, tz=tz),
+        phone=customer.phone if customer else None,
+        phone_text=phone_text(customer.phone) if customer and customer.phone else "",
+        promise=promise_text(order, card.state, now=texts.now, tz=texts.tz),
         lines=[(ln.quantity, ln.name or ln.sku, ln.sku) for ln in card.lines],
         note=order.note,
         can_ready=reading.can_mark_ready(order),
         can_collect=reading.can_mark_collected(order),
-        ready_label=gettext("Mark %(label)s ready", label=label),
-        collected_label=gettext("Mark %(label)s collected", label=label),
+        ready_label=i18n.gettext("Mark %(label)s ready", label=label),
+        collected_label=i18n.gettext("Mark %(label)s collected", label=label),
         research=[
-            (
-                r.sku,
-                r.name or r.sku,
-                ngettext("%(num)s view", "%(num)s views", r.events)
-                + " · "
-                + gettext("%(ago)s ago", ago=duration(r.last_at, now)),
-                r.in_order,
-            )
+            (product_href(r.sku), r.name or r.sku, texts.seen(r.events, r.last_at), r.in_order)
             for r in card.research
         ],
         suggestions=[
-            (
-                s.sku,
-                s.name,
-                money(s.price, s.currency)
-                + (
-                    ""
-                    if s.available is None
-                    else " · "
-                    + (
-                        gettext("%(num)s in store", num=s.available)
-                        if s.available > 0
-                        else gettext("not in store")
-                    )
-                ),
-            )
+            (product_href(s.sku), s.name, texts.offer(s.price, s.currency, s.available))
             for s in card.suggestions
         ],
     )
 
 
-def state_label(state: str) -> str:
-    labels = {
-        "awaiting": i18n.gettext("Being prepared"),
-        "ready": i18n.gettext("Ready for pickup"),
-        "overdue": i18n.gettext("Overdue"),
-    }
-    return labels.get(state, state)
+def card_views(
+    sections: list[reading.Section], *, now: datetime, tz: str
+) -> dict[str, list[CardView]]:
+    """Each section's cards (by state), ready for the page."""
+    texts = CardTexts(now=now, tz=tz)
+    return {section.state: [card_view(c, texts) for c in section.cards] for section in sections}
 
 
 def desk_store(
@@ -207,13 +232,7 @@ def pickup_desk(
             "stores": stores,
             "can_pick_store": user.visible_store_id is None and len(stores) > 1,
             "sections": sections,
-            "cards": {
-                c.order.id: card_view(c, now=now, tz=chosen.timezone)
-                for section in sections
-                for c in section.cards
-            }
-            if chosen is not None
-            else {},
+            "cards": card_views(sections, now=now, tz=chosen.timezone) if chosen else {},
             "only": only.value if only else None,
             "paged": bool(cursor) and only is not None,
             "desk_path": desk_path,
@@ -230,7 +249,7 @@ def _order_for(session: Session, user: Principal, order_id: str) -> Order:
     return order
 
 
-def label_of(order: Order) -> str:
+def label_of(order: Order | Pickup) -> str:
     return order.label or order.external_id
 
 

@@ -6,9 +6,10 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Select, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from phygital.core.clock import Clock
@@ -193,6 +194,37 @@ def _profile_traits(traits: dict[str, Any]) -> dict[str, Any]:
 
 # -- what customers looked at online ----------------------------------------------------------
 
+
+@cache
+def _product_views_statement() -> Select[Any]:
+    """Built once (the pickup desk asks on every request): the products each member profile
+    of `profiles` looked at online since `since`, its `per_customer` most recent."""
+    last_at = func.max(Event.event_at)
+    grouped = (
+        select(
+            Event.profile_id,
+            Event.sku,
+            func.count().label("events"),
+            last_at.label("last_at"),
+            # The top products of each member profile: the customer's are among them.
+            func.row_number()
+            .over(partition_by=Event.profile_id, order_by=(last_at.desc(), Event.sku))
+            .label("rank"),
+        )
+        .where(
+            Event.profile_id.in_(bindparam("profiles", expanding=True)),
+            Event.event_at >= bindparam("since", type_=Event.event_at.type),
+            Event.sku.is_not(None),
+            Event.channel.in_(ONLINE_CHANNELS),
+        )
+        .group_by(Event.profile_id, Event.sku)
+        .subquery()
+    )
+    return select(grouped.c.profile_id, grouped.c.sku, grouped.c.events, grouped.c.last_at).where(
+        grouped.c.rank <= bindparam("per_customer")
+    )
+
+
 ONLINE_CHANNELS = tuple(c.value for c in Channel if c.online)
 
 
@@ -221,31 +253,9 @@ def recent_product_views(
     customer_of = {m: c for c, members in member_ids_by_customer.items() for m in members}
     if not customer_of or per_customer < 1:
         return result
-    last_at = func.max(Event.event_at)
-    grouped = (
-        select(
-            Event.profile_id,
-            Event.sku,
-            func.count().label("events"),
-            last_at.label("last_at"),
-            # The top products of each member profile: the customer's are among them.
-            func.row_number()
-            .over(partition_by=Event.profile_id, order_by=(last_at.desc(), Event.sku))
-            .label("rank"),
-        )
-        .where(
-            Event.profile_id.in_(sorted(customer_of)),
-            Event.event_at >= since,
-            Event.sku.is_not(None),
-            Event.channel.in_(ONLINE_CHANNELS),
-        )
-        .group_by(Event.profile_id, Event.sku)
-        .subquery()
-    )
     rows = session.execute(
-        select(grouped.c.profile_id, grouped.c.sku, grouped.c.events, grouped.c.last_at).where(
-            grouped.c.rank <= per_customer
-        )
+        _product_views_statement(),
+        {"profiles": sorted(customer_of), "since": since, "per_customer": per_customer},
     )
     merged: dict[str, dict[str, ProductInterest]] = {c: {} for c in member_ids_by_customer}
     for profile_id, sku, events, last in rows:

@@ -75,19 +75,27 @@ class UTCDateTime(TypeDecorator[datetime]):
     def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any] | None:
         if dialect.name != "sqlite":
             return super().result_processor(dialect, coltype)
-        fallback = super().result_processor(dialect, coltype)
+        stored_text = self.impl_instance.dialect_impl(dialect).result_processor(dialect, coltype)
 
         # One C parse of the stored text (SQLAlchemy's own format, or SQLite's date functions'
         # "YYYY-MM-DD HH:MM:SS"), instead of a regular expression and two Python calls: loading
-        # a batch's profiles reads thousands of times.
-        # (Appending the offset is ~5x cheaper than `.replace(tzinfo=UTC)` afterwards.)
+        # a batch's profiles reads thousands of times. (Appending the offset is ~5x cheaper
+        # than `.replace(tzinfo=UTC)` afterwards.)
         def process(value: str | None) -> datetime | None:
             if value is None:
                 return None
             try:
-                return datetime.fromisoformat(value + "+00:00")
-            except (TypeError, ValueError):
-                return fallback(value) if fallback else value  # type: ignore[return-value]
+                parsed = datetime.fromisoformat(value + "+00:00")
+            except ValueError:  # text with an offset of its own, or another layout
+                try:
+                    parsed = datetime.fromisoformat(value)
+                except ValueError:
+                    if stored_text is None:
+                        raise
+                    parsed = stored_text(value)  # type: ignore[assignment]
+            if parsed.tzinfo is None:  # a date alone ("2026-11-23")
+                return parsed.replace(tzinfo=UTC)
+            return parsed if parsed.tzinfo is UTC else parsed.astimezone(UTC)
 
         return process
 

@@ -54,6 +54,25 @@ def test_a_batch_resolves_in_order_so_later_messages_see_earlier_ones(identity: 
     )
 
 
+def test_profiles_created_and_merged_in_one_batch_are_stored_as_merged(
+    identity: Identity,
+) -> None:
+    first, second, linked = identity.resolve(
+        observe("email:a@example.it"),
+        observe("email:b@example.it"),
+        observe("email:a@example.it", "email:b@example.it"),
+    )
+    assert first and second and linked
+    survivor = linked.customer_id  # the older of two made at the same time: the smaller id
+    [gone] = {first.profile_id, second.profile_id} - {survivor}
+    with identity.factory() as session:
+        merged = session.get(Profile, gone)
+        assert merged is not None
+        assert merged.merged_into_id == survivor
+        assert merged.canonical_id == survivor
+        assert merged.merged_at == identity.clock.now()
+
+
 def test_identifiers_of_several_profiles_merge_them_into_the_oldest(identity: Identity) -> None:
     [by_phone] = identity.resolve(observe("phone:3471234567"))
     identity.clock.advance(timedelta(minutes=1))

@@ -510,6 +510,19 @@ def test_message_over_32_kb_is_413_and_stores_nothing_of_the_batch(
     assert stored.counts().events == 0
 
 
+def test_the_32_kb_limit_counts_non_ascii_characters_as_their_escapes(
+    client: TestClient, stored: Stored
+) -> None:
+    # 12,000 "é" are 24 KB of UTF-8 but 72 KB as \u00e9 escapes, the measure the browser
+    # snippet applies before sending.
+    accented = track(properties={"note": "é" * 12_000})
+    batch = [track(messageId="small"), accented, _padded(2, 10 * 1024)]
+    response = send(client, "/v1/batch", {"batch": batch})
+    assert response.status_code == 413
+    assert response.json()["detail"].startswith("batch[1]")
+    assert stored.counts().events == 0
+
+
 def test_gzip_body_is_accepted(client: TestClient, stored: Stored) -> None:
     body = gzip.compress(json.dumps({"batch": [track(), track("Product Added")]}).encode())
     response = send(client, "/v1/batch", body, headers={"Content-Encoding": "gzip"})

@@ -4,7 +4,8 @@ on the other core while this process writes what was parsed before.
 `read_ahead(produce, *args)` runs the generator function `produce(*args, **kwargs)` in a spawned
 process (never forked: this process holds database connections) and yields what it yields, a few
 items ahead of the consumer. An exception in the reader is raised here again (its traceback as
-text when it cannot be sent back); closing the iterator early stops the reader.
+text when it cannot be sent back), an item that cannot be sent included; closing the iterator
+(`contextlib.closing`, or the end of a `for` loop) stops the reader.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import multiprocessing
 import os
 import pickle
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from queue import Empty
 from typing import Any, ParamSpec, TypeVar
 
@@ -38,7 +39,9 @@ def _produce_into(
 ) -> None:
     try:
         for item in produce(*args, **kwargs):
-            queue.put(("item", item))
+            # Pickled here, not by the queue's feeder thread, which would drop an item it
+            # cannot pickle with a message on stderr, and the consumer would never know.
+            queue.put(("item", pickle.dumps(item, pickle.HIGHEST_PROTOCOL)))
         queue.put(("done", None))
     except Exception as exc:
         try:
@@ -53,7 +56,7 @@ def _produce_into(
 
 def read_ahead(
     produce: Callable[P, Iterator[T]], /, *args: P.args, **kwargs: P.kwargs
-) -> Iterator[T]:
+) -> Generator[T, None, None]:
     """`produce(*args, **kwargs)`, run in a second process. `produce` and its arguments must be
     picklable (a module-level function; plain data)."""
     context = multiprocessing.get_context("spawn")
@@ -69,7 +72,7 @@ def read_ahead(
                     raise RuntimeError("the process reading ahead stopped") from None
                 continue
             if kind == "item":
-                yield payload
+                yield pickle.loads(payload)  # noqa: S301 (our own child's bytes)
             elif kind == "done":
                 return
             elif kind == "error":

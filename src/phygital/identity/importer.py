@@ -15,7 +15,8 @@ statement that repeats what is already on record is not appended again.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
@@ -328,7 +329,7 @@ class _Chunk:
 
 def parse_file(
     file: CustomerCsv, *, region: str, tz: tzinfo, now: datetime, batch_size: int
-) -> Iterator[_Chunk]:
+) -> Generator[_Chunk, None, None]:
     """The file's rows parsed, `batch_size` good rows at a time (pure: no database)."""
     chunk = _Chunk([], [], 0, 1)
     for start, end, cells in file.rows():
@@ -380,16 +381,17 @@ def run_import(
     chunks = (
         read_ahead(parse_file, file, **arguments) if parallel else parse_file(file, **arguments)
     )
-    for chunk in chunks:
-        for line, reason in chunk.bad:
-            on_bad_row(line, reason)
-        report.rows += chunk.read
-        report.bad += len(chunk.bad)
-        if chunk.rows:
-            with factory() as session, session.begin():
-                done = import_batch(session, clock=clock, rows=chunk.rows, source=source)
-            report.created += done.created
-            report.joined += done.joined
-            report.consents += done.consents
-        on_progress(chunk.last_line)
+    with closing(chunks):  # a failed batch stops the reading process too
+        for chunk in chunks:
+            for line, reason in chunk.bad:
+                on_bad_row(line, reason)
+            report.rows += chunk.read
+            report.bad += len(chunk.bad)
+            if chunk.rows:
+                with factory() as session, session.begin():
+                    done = import_batch(session, clock=clock, rows=chunk.rows, source=source)
+                report.created += done.created
+                report.joined += done.joined
+                report.consents += done.consents
+            on_progress(chunk.last_line)
     return report

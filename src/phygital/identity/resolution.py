@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import UpdateBase
 
@@ -259,15 +261,20 @@ class ResolutionBatch:
     def _quick(self, obs: Observation, active: list[Ident]) -> Resolution | None:
         """The two common cases, decided without the general rules (which give the same answer
         for them): every identifier already in one customer (a known person: nothing to merge
-        or add; a customer never holds two user ids), or none known at all and none over its
+        or add), or none known at all and none over its
         kind's limit (a new person). None: anything else."""
         owner = self.owner
         owners = [owner.get(i[2]) for i in active]
         if None not in owners:
             roots = {self.profiles[o].canonical_id for o in owners if o is not None}
-            if len(roots) == 1:
-                return self._attach(obs, active, [roots.pop()], [])
-            return None
+            if len(roots) != 1:
+                return None
+            root = roots.pop()
+            # The rules never put two user ids in one customer, but data from elsewhere might:
+            # that is the general rules' case (a conflict), not this one.
+            if sum(1 for i in self.cluster_idents(root) if i[0] == USER_ID) > 1:
+                return None
+            return self._attach(obs, active, [root], [])
         if any(o is not None for o in owners):
             return None
         counts: dict[str, int] = {}
@@ -460,7 +467,8 @@ class ResolutionBatch:
                     {
                         "id": p.id,
                         "created_at": p.created_at,
-                        "merged_at": None,
+                        # Created and merged away in this same batch: merged now.
+                        "merged_at": p.merged_at,
                         "orders_count": p.orders_added,
                         "revenue": p.revenue_added,
                         "canonical_id": p.canonical_id,
@@ -573,8 +581,11 @@ def resolve_many(
 
 
 # Compiled statements of `execute_many` calls that name a cache key: (SQL, bind processors,
-# positional names) by key, dialect and row keys.
-_COMPILED: dict[tuple[str, str, tuple[str, ...]], tuple[str, dict[str, Any], list[str] | None]] = {}
+# positional names) by dialect (each engine has its own: its driver, its JSON serializer), key and
+# row keys.
+_COMPILED: WeakKeyDictionary[
+    Dialect, dict[tuple[str, tuple[str, ...]], tuple[str, dict[str, Any], list[str] | None]]
+] = WeakKeyDictionary()
 
 
 def execute_many(
@@ -594,8 +605,9 @@ def execute_many(
         return
     conn = session.connection()
     keys = list(rows[0])
-    memo_key = (cache_key, conn.dialect.name, tuple(keys)) if cache_key else None
-    cached = _COMPILED.get(memo_key) if memo_key else None
+    compiled_by_key = _COMPILED.setdefault(conn.dialect, {})
+    memo_key = (cache_key, tuple(keys)) if cache_key else None
+    cached = compiled_by_key.get(memo_key) if memo_key else None
     if cached is None:
         compiled = stmt.compile(dialect=conn.dialect, column_keys=keys)
         positiontup = getattr(compiled, "positiontup", None)
@@ -605,7 +617,7 @@ def execute_many(
             list(positiontup) if positiontup is not None else None,
         )
         if memo_key:
-            _COMPILED[memo_key] = cached
+            compiled_by_key[memo_key] = cached
     sql, processors, positions = cached
     names: list[str] = positions if positions is not None else keys
     columns: list[list[Any]] = []

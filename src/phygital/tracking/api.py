@@ -8,6 +8,8 @@ import binascii
 import json
 import threading
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -15,7 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from phygital.core.errors import DomainError
-from phygital.db import transaction
+from phygital.db import SQLITE_BUSY_TIMEOUT_MS, transaction
 from phygital.tracking import service
 from phygital.tracking.messages import (
     MAX_REQUEST_BYTES,
@@ -78,8 +80,10 @@ def _basic_write_key(request: Request) -> str | None:
 
 # Ingestion requests of this process take turns for the write transaction here: waiting on a
 # lock wakes at once when it is free, where SQLite's busy handler polls with growing sleeps (two
-# concurrent batches lost ~10 % of the time asleep). Other writers still queue in SQLite.
+# concurrent batches lost ~10 % of the time asleep). Other writers still queue in SQLite. A turn
+# not had within the busy timeout goes on to the database's own waiting.
 _WRITE_TURN = threading.Lock()
+_TURN_TIMEOUT_S = SQLITE_BUSY_TIMEOUT_MS / 1000
 
 
 def _ingest(
@@ -91,25 +95,32 @@ def _ingest(
     clean: bool,
 ) -> None:
     state = request.app.state
-    # Validation is pure: done before taking a turn, it overlaps another request's writing.
-    problem: MessageError | None = None
-    messages = []
-    try:
-        messages = parse_body(
-            body,
-            endpoint_type=endpoint,
-            received_at=state.clock.now(),
-            region=state.settings.default_region,
-            body_bytes=len(raw),
-            clean=clean,
-        )
-    except MessageError as exc:
-        problem = exc
-    with _WRITE_TURN, transaction(state.session_factory) as session:
-        source = service.source_for_key(session, write_key)  # an unknown key is 401 first
-        if problem is not None:
-            raise problem
+    # The write key first (401 before anything else; an unknown key costs no validation).
+    with _turn(), transaction(state.session_factory) as session:
+        service.source_for_key(session, write_key)
+    # Validation is pure: outside the turn, it overlaps another request's writing.
+    messages = parse_body(
+        body,
+        endpoint_type=endpoint,
+        received_at=state.clock.now(),
+        region=state.settings.default_region,
+        body_bytes=len(raw),
+        clean=clean,
+    )
+    with _turn(), transaction(state.session_factory) as session:
+        # Again in the write transaction: a key disabled meanwhile stops here.
+        source = service.source_for_key(session, write_key)
         service.ingest(session, clock=state.clock, source=source, messages=messages)
+
+
+@contextmanager
+def _turn() -> Iterator[None]:
+    turn = _WRITE_TURN.acquire(timeout=_TURN_TIMEOUT_S)
+    try:
+        yield
+    finally:
+        if turn:
+            _WRITE_TURN.release()
 
 
 async def _handle(request: Request, endpoint: str | None) -> JSONResponse:

@@ -120,10 +120,16 @@ def load_json(raw: bytes) -> tuple[Any, bool]:
 
 
 def _json_size(value: Any) -> int:
+    """A message's size as the limit measures it (and the browser snippet before sending): compact
+    JSON with every non-ASCII character escaped as \\uXXXX. orjson gives the same length for
+    the usual all-ASCII message, much faster; anything else is measured by the json module."""
     try:
-        return len(orjson.dumps(value))
+        text = orjson.dumps(value)
+        if text.isascii():
+            return len(text)
     except TypeError:  # integers beyond 64 bits
-        return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+        pass
+    return len(json.dumps(value, separators=(",", ":")))
 
 
 def check_depth(value: Any, where: str = "body", depth: int = 0) -> None:

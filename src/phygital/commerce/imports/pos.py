@@ -10,7 +10,8 @@ while this one writes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from decimal import Decimal
@@ -364,7 +365,9 @@ class Chunk:
     last_line: int
 
 
-def read_receipts(file: PosCsv, *, region: str, tz: tzinfo, batch_size: int) -> Iterator[Chunk]:
+def read_receipts(
+    file: PosCsv, *, region: str, tz: tzinfo, batch_size: int
+) -> Generator[Chunk, None, None]:
     """The file's receipts, parsed and grouped, in chunks of about `batch_size` rows; a receipt
     is in a chunk once all its rows are read, wherever they are in the file."""
     parser = PosParser(file.columns, region=region, tz=tz, store=file.store)
@@ -439,20 +442,21 @@ def run_pos_import(
     report = ImportReport()
     errors = Errors(report, on_bad_row)
     stores: dict[str, Store] = {}
-    for chunk in chunks:
-        report.rows += chunk.rows
-        for line, reason in chunk.bad:
-            errors.add(line, reason)
-        if chunk.receipts:
-            with factory() as session, session.begin():
-                missing = {r.lines[0].store for r in chunk.receipts if r.lines} - stores.keys()
-                stores.update(service.stores_by_code(session, missing))
-                done, bad = import_receipts(
-                    session, clock=clock, receipts=chunk.receipts, stores=stores
-                )
-            add_up(report, done)
-            for line, reason in bad:
+    with closing(chunks):  # a failed batch stops the reading process too
+        for chunk in chunks:
+            report.rows += chunk.rows
+            for line, reason in chunk.bad:
                 errors.add(line, reason)
-        errors.flush()
-        on_progress(chunk.last_line)
+            if chunk.receipts:
+                with factory() as session, session.begin():
+                    missing = {r.lines[0].store for r in chunk.receipts if r.lines} - stores.keys()
+                    stores.update(service.stores_by_code(session, missing))
+                    done, bad = import_receipts(
+                        session, clock=clock, receipts=chunk.receipts, stores=stores
+                    )
+                add_up(report, done)
+                for line, reason in bad:
+                    errors.add(line, reason)
+            errors.flush()
+            on_progress(chunk.last_line)
     return report

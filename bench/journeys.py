@@ -29,6 +29,7 @@ import argparse
 import cProfile
 import os
 import random
+import resource
 import statistics
 import time
 from datetime import datetime, timedelta
@@ -137,6 +138,8 @@ def measure_rebuild(url: str, profile: str | None, *, fresh: bool) -> None:
             conn.execute(delete(Journey))
     engine.dispose()
     profiler = cProfile.Profile() if profile else None
+    load = os.getloadavg()[0]
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     started, cpu = time.perf_counter(), time.process_time()
     if profiler:
         profiler.enable()
@@ -145,6 +148,8 @@ def measure_rebuild(url: str, profile: str | None, *, fresh: bool) -> None:
         profiler.disable()
         profiler.dump_stats(profile)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    helper = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
     engine = make_engine(url)
     with engine.connect() as conn:
         per_kind = select(Journey.kind, func.count()).group_by(Journey.kind)
@@ -153,7 +158,8 @@ def measure_rebuild(url: str, profile: str | None, *, fresh: bool) -> None:
     before = "an empty journeys table" if fresh or not stored else f"{stored:,} journeys stored"
     print(
         f"(a) phygital journeys rebuild over everything ({before}): {elapsed:.1f} s"
-        f" ({cpu:.1f} s of CPU in the process)"
+        f" ({cpu:.1f} s of CPU in the process, {helper:.1f} s in its helper process;"
+        f" load average {load:.2f} before, {os.getloadavg()[0]:.2f} after)"
     )
     for kind, count in sorted(kinds.items()):
         print(f"    {kind}: {count:,} journeys")
@@ -179,6 +185,7 @@ def measure_api(url: str, requests: int) -> None:
         months.append(first)
         first -= timedelta(days=1)
     rnd = random.Random(13)
+    load = os.getloadavg()[0]
     timings: list[float] = []
     sizes: list[int] = []
     with (
@@ -204,7 +211,8 @@ def measure_api(url: str, requests: int) -> None:
         f"(b) GET /api/v1/journeys?from=&to=&store= (one month, one store; phygital serve, "
         f"loopback HTTP, {len(timings)} requests): p50 {percentile(timings, 50):.1f} ms, "
         f"p95 {percentile(timings, 95):.1f} ms, p99 {percentile(timings, 99):.1f} ms; "
-        f"{statistics.median(sizes):,.0f} journeys summarised per request (median)"
+        f"{statistics.median(sizes):,.0f} journeys summarised per request (median);"
+        f" load average {load:.2f} before, {os.getloadavg()[0]:.2f} after"
     )
 
 

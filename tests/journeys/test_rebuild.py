@@ -10,16 +10,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, delete, inspect, select, update
 
 from phygital.core.models import Job, JobStatus
 from phygital.db import Base, transaction
+from phygital.journeys import helper as helpers
 from phygital.journeys import service
+from phygital.journeys.detection import Rules
 from phygital.journeys.hooks import REFRESH_JOB
 from phygital.journeys.models import Journey
 from tests.cli.conftest import Cli, cli  # noqa: F401  (the in-process `phygital` fixture)
@@ -296,6 +299,9 @@ def test_incremental_journeys_equal_a_rebuild_from_history(
     kinds = sorted({row[0] for row in incremental})
     event(f"journeys found: {', '.join(kinds) or 'none'}")
     assert rebuilt(world) == incremental
+    with transaction(world.session_factory) as session:  # a first rebuild: the bulk path
+        session.execute(delete(Journey))
+    assert rebuilt(world) == incremental
 
 
 # -- rebuild by period, and after a change of rules ----------------------------------------------
@@ -388,3 +394,74 @@ def test_periods_cover_the_orders_once_even_when_many_share_an_instant(
     assert all(p.start is None or p.end is None or p.start < p.end for p in parts)
     with transaction(world.session_factory) as session:
         assert service.rebuild(session, chunk=3).journeys == 15
+
+
+def test_a_first_rebuild_fills_the_table_with_its_indexes_or_changes_nothing(
+    world: World, at: Callable[[float], datetime], engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    history(world, at)
+    expected = stored(world)
+    with transaction(world.session_factory) as session:
+        session.execute(delete(Journey))
+    indexes = index_names(engine)
+    assert {"uq_journeys_order_id_kind_sku", "ix_journeys_customer_id"} <= indexes
+
+    def broken(done: int, total: int) -> None:
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError), transaction(world.session_factory) as session:
+        service.rebuild(session, on_progress=broken)
+    assert stored(world) == set()
+    assert index_names(engine) == indexes  # dropped and rolled back with the rest
+    with transaction(world.session_factory) as session:
+        report = service.rebuild(session)
+    assert (report.orders, report.journeys) == (2, 2)
+    assert stored(world) == expected
+    assert index_names(engine) == indexes
+    with transaction(world.session_factory) as session:  # journeys stored: not a first rebuild
+        rules = service.get_rules(session)
+        assert service.fill_empty(session, start=None, end=None, rules=rules) is None
+
+
+def index_names(engine: Engine) -> set[str]:
+    with engine.connect() as conn:
+        return {str(index["name"]) for index in inspect(conn).get_indexes("journeys")}
+
+
+def test_a_helper_process_finds_the_same_journeys_first_time_and_after(
+    world: World, at: Callable[[float], datetime]
+) -> None:
+    orders = history(world, at)
+    expected = stored(world)
+    with transaction(world.session_factory) as session:
+        session.execute(delete(Journey))
+    with world.session_factory() as session:
+        rules = service.get_rules(session)
+        parts = service.periods(session, start=None, end=None, chunk=1)  # one order each
+        finder = service.start_helper(session, rules)  # None on PostgreSQL: one process
+    try:
+        with transaction(world.session_factory) as session:
+            report = service.fill_empty(
+                session, start=None, end=None, rules=rules, chunk=1, finder=finder
+            )
+        assert report is not None and (report.orders, report.journeys) == (2, 2)
+        assert stored(world) == expected
+        spoil(world)
+        with transaction(world.session_factory) as session:
+            found = service.refresh_periods(session, parts, rules=rules, finder=finder)
+        assert found == 2
+        assert stored(world) == expected
+        assert set(skus_by_order(world)) == set(orders.values())
+    finally:
+        if finder is not None:
+            finder.stop()
+
+
+def test_a_failing_helper_fails_the_rebuild(tmp_path: Path) -> None:
+    finder = helpers.start(str(tmp_path / "missing.db"), Rules())
+    finder.ask((START - timedelta(days=1), START))
+    with pytest.raises(RuntimeError, match="helper process failed: FileNotFoundError"):
+        finder.answer()
+    finder.stop()
+    assert not finder.process.is_alive()
+    assert not (tmp_path / "missing.db").exists()

@@ -27,7 +27,9 @@ def rebuild(
 ) -> None:
     """Recompute the journeys of every order placed in the period from the events and orders
     stored, with the current rules; the same result as the incremental detection. Commits every
-    chunk of orders, so an interrupted rebuild can simply run again."""
+    period of ~2,000 orders (two on SQLite, found by two processes), so an interrupted rebuild
+    can simply run again; a first rebuild (no journey stored yet) is one transaction instead,
+    so it too leaves all or nothing."""
     from phygital.cli import fail, open_database
     from phygital.config import get_settings
     from phygital.core.schemas import parse_moment
@@ -52,15 +54,44 @@ def rebuild(
     )
     started = time.monotonic()
     with factory() as session:
-        ids = service.order_ids_between(session, start=since, end=until)
         rules = service.get_rules(session)
-    task = progress.add_task("rebuild", total=len(ids))
-    journeys = 0
-    with progress:
-        for n in range(0, len(ids), service.CHUNK):
-            chunk = ids[n : n + service.CHUNK]
+        # On SQLite, a second process finds half the journeys (journeys/helper.py).
+        finder = service.start_helper(session, rules)
+    task = progress.add_task("rebuild", total=0)
+
+    def advance(done: int, total: int) -> None:
+        progress.update(task, completed=done, total=total)
+
+    try:
+        with progress:
+            # A first rebuild (no journey stored) is one transaction: see `service.fill_empty`.
             with factory() as session, session.begin():
-                journeys += service.refresh_orders(session, chunk, rules=rules)
-            progress.update(task, completed=n + len(chunk))
+                report = service.fill_empty(
+                    session,
+                    start=since,
+                    end=until,
+                    rules=rules,
+                    on_progress=advance,
+                    finder=finder,
+                )
+            if report is None:
+                report = service.RebuildReport()
+                with factory() as session:
+                    slices = service.periods(session, start=since, end=until)
+                total = sum(part.orders for part in slices)
+                step = 1 if finder is None else 2  # a pair: one period each, one commit
+                for first in range(0, len(slices), step):
+                    parts = slices[first : first + step]
+                    with factory() as session, session.begin():
+                        report.journeys += service.refresh_periods(
+                            session, parts, rules=rules, finder=finder
+                        )
+                    report.orders += sum(part.orders for part in parts)
+                    advance(report.orders, total)
+    finally:
+        if finder is not None:
+            finder.stop()
     elapsed = time.monotonic() - started
-    console.print(f"{len(ids):,} orders, {journeys:,} journeys ({elapsed:.1f} s)", markup=False)
+    console.print(
+        f"{report.orders:,} orders, {report.journeys:,} journeys ({elapsed:.1f} s)", markup=False
+    )

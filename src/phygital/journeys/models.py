@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, Numeric, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from phygital.db import Base
@@ -28,11 +28,13 @@ class Journey(Base):
 
     __tablename__ = "journeys"
     __table_args__ = (
-        UniqueConstraint("kind", "order_id", "sku"),
+        # The unique key. Order first: it also serves every lookup by order (refreshes, the
+        # cascade from orders). An index, not a table constraint (the same guarantee), so that a
+        # first rebuild can drop it and build it again like the others (`service.fill_empty`).
+        Index("uq_journeys_order_id_kind_sku", "order_id", "kind", "sku", unique=True),
         Index("ix_journeys_purchased_at", "purchased_at"),
         Index("ix_journeys_store_id_purchased_at", "store_id", "purchased_at"),
         Index("ix_journeys_customer_id", "customer_id"),
-        Index("ix_journeys_order_id", "order_id"),
     )
 
     id: Mapped[int] = mapped_column(

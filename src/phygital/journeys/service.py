@@ -11,8 +11,9 @@ detection over a period, in chunks of orders.
 from __future__ import annotations
 
 import json
+import os
 import statistics
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -36,16 +37,18 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateTable
 
 from phygital.commerce.models import Fulfilment, Order, OrderStatus, Store
 from phygital.core import app_settings
 from phygital.core.errors import Invalid
+from phygital.journeys import helper as helpers
 from phygital.journeys.detection import (
     COLUMNS,
     Rules,
+    days_between,
     journey_queries,
     orders_of_customers,
 )
@@ -113,6 +116,71 @@ def refresh_period(
     return _replace(session, _statements(rules, by_period=True), params)
 
 
+def refresh_periods(
+    session: Session,
+    parts: Sequence[Period],
+    *,
+    rules: Rules,
+    finder: helpers.Finder | None = None,
+) -> int:
+    """`refresh_period` over consecutive periods at once (`rebuild`'s step with a helper
+    process): with a `finder` (`start_helper`), every other period's journeys are found by the
+    helper while this process finds the one before. Same result as one period after another."""
+    conn = session.connection()  # the write lock (SQLite), before the helper is asked anything
+    conn.exec_driver_sql(_create_found(conn.dialect))
+    statements = _statements(rules, by_period=True)
+    found = _find_into(conn, statements.find, FOUND, parts, finder)
+    params = {"since": _bounds(parts[0])[0], "until": _bounds(parts[-1])[1]}
+    conn.execute(statements.forget, params)
+    conn.execute(statements.add)
+    conn.execute(statements.clear)
+    return found
+
+
+def start_helper(session: Session, rules: Rules) -> helpers.Finder | None:
+    """A helper process for `refresh_periods` and `fill_empty` when the database is an SQLite
+    file and the machine has a second core (None otherwise: PostgreSQL runs one process). The
+    caller stops it (`Finder.stop`)."""
+    url = session.get_bind().engine.url
+    path = url.database
+    if url.get_backend_name() != "sqlite" or not path or path == ":memory:":
+        return None
+    if (os.cpu_count() or 1) < 2:
+        return None
+    return helpers.start(path, rules)
+
+
+def _find_into(
+    conn: Connection,
+    statement: Executable,
+    table: Table,
+    parts: Sequence[Period],
+    finder: helpers.Finder | None,
+) -> int:
+    """Run `statement` (`INSERT INTO table … SELECT` the journeys of a period) for each period;
+    with a finder, every second period goes to the helper, asked before this process starts on
+    the first so that both work at once. Returns how many journeys were found."""
+    found = 0
+    for first in range(0, len(parts), 2):
+        pair = parts[first : first + 2]
+        remote = pair[1] if finder is not None and len(pair) == 2 else None
+        if remote is not None and finder is not None:
+            finder.ask(_bounds(remote))
+        for part in pair[:1] if remote is not None else pair:
+            since, until = _bounds(part)
+            found += _rowcount(conn.execute(statement, {"since": since, "until": until}))
+        if remote is not None and finder is not None:
+            rows = finder.answer()
+            if rows:
+                conn.exec_driver_sql(helpers.insert_sql(table), rows)
+            found += len(rows)
+    return found
+
+
+def _bounds(part: Period) -> tuple[datetime, datetime]:
+    return part.start or _EARLIEST, part.end or _LATEST
+
+
 _EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
 _LATEST = datetime(9999, 12, 30, tzinfo=UTC)
 
@@ -122,11 +190,11 @@ FOUND = Table(
     "journeys_found",
     MetaData(),
     *(Column(c.name, c.type, nullable=c.nullable) for c in Journey.__table__.c if c.name != "id"),
-    PrimaryKeyConstraint("kind", "order_id", "sku"),
+    PrimaryKeyConstraint("order_id", "kind", "sku"),
     prefixes=["TEMPORARY"],
     postgresql_on_commit="DELETE ROWS",
 )
-_KEY = ("kind", "order_id", "sku")
+_KEY = ("order_id", "kind", "sku")
 
 
 @lru_cache(maxsize=4)
@@ -259,12 +327,17 @@ def rebuild(
     chunk: int = CHUNK,
     on_progress: Callable[[int, int], Any] = lambda done, total: None,
 ) -> RebuildReport:
-    """Recompute every journey of the orders placed in [start, end) from history, period by
-    period (`periods`, `refresh_period`). Does not commit: a caller that commits as it goes
-    runs those two itself (the CLI commits per chunk of order ids through `refresh_orders`,
-    the same detection at about the same cost)."""
-    report = RebuildReport()
+    """Recompute every journey of the orders placed in [start, end) from history: `fill_empty`
+    when no journey is stored yet, else period by period (`periods`, `refresh_period`). Does not
+    commit: a caller that commits as it goes runs those itself (the CLI commits per period, or
+    per pair of periods with a helper process: `refresh_periods`)."""
     rules = get_rules(session)
+    filled = fill_empty(
+        session, start=start, end=end, rules=rules, chunk=chunk, on_progress=on_progress
+    )
+    if filled is not None:
+        return filled
+    report = RebuildReport()
     slices = periods(session, start=start, end=end, chunk=chunk)
     total = sum(p.orders for p in slices)
     for part in slices:
@@ -274,15 +347,64 @@ def rebuild(
     return report
 
 
-def order_ids_between(
-    session: Session, *, start: datetime | None, end: datetime | None
-) -> list[str]:
-    stmt = select(Order.id).order_by(Order.placed_at, Order.id)
-    if start is not None:
-        stmt = stmt.where(Order.placed_at >= start)
-    if end is not None:
-        stmt = stmt.where(Order.placed_at < end)
-    return list(session.scalars(stmt))
+def fill_empty(
+    session: Session,
+    *,
+    start: datetime | None,
+    end: datetime | None,
+    rules: Rules,
+    chunk: int = CHUNK,
+    on_progress: Callable[[int, int], Any] = lambda done, total: None,
+    finder: helpers.Finder | None = None,
+) -> RebuildReport | None:
+    """A first rebuild: when no journey is stored at all, write those of the orders placed in
+    [start, end) straight into the table, period by period, with its indexes (the unique one
+    too) dropped before and built again after from sorted data, all in the caller's
+    transaction: a failure leaves the table as it was. The same queries as `refresh_period`,
+    so the same journeys; without the differences to compute, and without scattering every
+    journey over random-key indexes at each commit (that doubled the time of a first rebuild).
+    Returns `None`, having changed nothing, when journeys are stored. Holds the write lock
+    (SQLite) or the table (PostgreSQL) until the caller commits. With a `finder`
+    (`start_helper`), a helper process finds every other period's journeys meanwhile."""
+    conn = session.connection()
+    postgresql = conn.dialect.name == "postgresql"
+    if postgresql:  # nobody stores a journey between the check and the inserts
+        conn.exec_driver_sql("LOCK TABLE journeys IN SHARE ROW EXCLUSIVE MODE")
+    # (SQLite: the transaction began IMMEDIATE, it holds the write lock already.)
+    if conn.execute(select(Journey.id).limit(1)).first() is not None:
+        return None
+    table = cast(Table, Journey.__table__)
+    indexes = sorted(table.indexes, key=lambda index: str(index.name))
+    for index in indexes:
+        index.drop(conn)
+    report = RebuildReport()
+    slices = periods(session, start=start, end=end, chunk=chunk)
+    total = sum(p.orders for p in slices)
+    statement = _fill_statement(rules)
+    for first in range(0, len(slices), 2):
+        pair = slices[first : first + 2]
+        report.journeys += _find_into(conn, statement, table, pair, finder)
+        report.orders += sum(part.orders for part in pair)
+        on_progress(report.orders, total)
+    for index in indexes:
+        index.create(conn)
+    if (
+        not postgresql
+        and conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").first()
+    ):
+        # Dropping an index drops its statistics: give the planner the table's again.
+        conn.exec_driver_sql("ANALYZE journeys")
+    return report
+
+
+@lru_cache(maxsize=8)
+def _fill_statement(rules: Rules) -> Executable:
+    stored = cast(Table, Journey.__table__)
+    return (
+        insert(stored)
+        .from_select(list(COLUMNS), helpers.find_statement(rules))
+        .execution_options(preserve_rowcount=True)
+    )
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -376,13 +498,22 @@ def summary(session: Session, *, filters: Filters) -> Summary:
     if filters.kind in (None, JourneyKind.ROPO) and result.store_revenue:
         ropo = result.by_kind[JourneyKind.ROPO.value].revenue
         result.ropo_share = round(float(ropo / result.store_revenue), 4)
-    for kind in (JourneyKind.ROPO, JourneyKind.SHOWROOMING):
-        if filters.kind not in (None, kind):
-            result.median_days[kind.value] = None
-            continue
+    # Days from research to purchase, computed by the database (`days_between`, to the
+    # millisecond on SQLite): turning thousands of spans into datetimes in Python cost half the
+    # time of a month's summary. Showrooming's research is its offline side: hence abs().
+    kinds = [k for k in (JourneyKind.ROPO, JourneyKind.SHOWROOMING) if filters.kind in (None, k)]
+    days: dict[str, list[float]] = {k.value: [] for k in kinds}
+    if kinds:
         spans = session.execute(
-            filters.apply(select(Journey.online_at, Journey.offline_at).where(Journey.kind == kind))
+            filters.apply(
+                select(
+                    Journey.kind, func.abs(days_between(Journey.online_at, Journey.offline_at))
+                ).where(Journey.kind.in_(kinds))
+            )
         )
-        days = [abs((b - a).total_seconds()) / 86400 for a, b in spans]
-        result.median_days[kind.value] = round(statistics.median(days), 2) if days else None
+        for kind, span in spans:
+            days[str(kind)].append(float(span))
+    for kind in (JourneyKind.ROPO, JourneyKind.SHOWROOMING):
+        found = days.get(kind.value)
+        result.median_days[kind.value] = round(statistics.median(found), 2) if found else None
     return result

@@ -4,7 +4,8 @@ is online, cancelled orders, the customer as a whole cluster, identity changes a
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from phygital.journeys.models import JourneyKind
 from phygital.journeys.service import rebuild
@@ -56,6 +57,41 @@ def test_window_is_inclusive_at_thirty_days_and_exclusive_beyond(
     world.event("web", ME, at(70) - timedelta(seconds=1), sku="BIKE-GLOVE-L")  # 30 d + 1 s
     world.buy(EMAIL, at(-1), skus=("BIKE-LIGHT-USB",))
     world.buy(EMAIL, at(40), skus=("BIKE-GLOVE-L",))
+    assert world.journeys() == {(ROPO, "O-1", "BIKE-LIGHT-USB")}
+
+
+def test_the_window_compares_instants_whatever_the_offsets_they_are_written_in(
+    world: World, at: Callable[[float], datetime]
+) -> None:
+    known(world, at(80))
+    bought = datetime(2026, 11, 10, 18, 0, tzinfo=ZoneInfo("America/New_York"))  # 23:00 UTC
+    # (Arithmetic on aware times is wall-clock in Python: subtract in UTC.)
+    instant = bought.astimezone(UTC)
+    exactly = (instant - timedelta(days=30)).astimezone(ZoneInfo("Pacific/Kiritimati"))  # +14:00
+    too_early = (instant - timedelta(days=30, seconds=1)).astimezone(ZoneInfo("Europe/Rome"))
+    world.event("web", ME, exactly, sku="BIKE-LIGHT-USB")
+    world.event("web", ME, too_early, sku="BIKE-GLOVE-L")
+    world.buy(EMAIL, bought, skus=("BIKE-LIGHT-USB", "BIKE-GLOVE-L"))
+    assert world.journeys() == {(ROPO, "O-1", "BIKE-LIGHT-USB")}
+    [journey] = world.rows()
+    assert journey.online_at == exactly
+    assert journey.offline_at == bought
+
+
+def test_the_window_is_a_duration_across_a_clock_change(
+    world: World, at: Callable[[float], datetime]
+) -> None:
+    # Milan leaves summer time on 25 October 2026: from 11 October 10:00 to 10 November 10:00
+    # on the wall clock is 30 days and one hour, so the view is outside a 30-day window.
+    rome = ZoneInfo("Europe/Rome")
+    known(world, at(80))
+    world.event("web", ME, datetime(2026, 10, 11, 10, 0, tzinfo=rome), sku="BIKE-GLOVE-L")
+    world.event("web", ME, datetime(2026, 10, 11, 11, 0, tzinfo=rome), sku="BIKE-LIGHT-USB")
+    world.buy(
+        EMAIL,
+        datetime(2026, 11, 10, 10, 0, tzinfo=rome),
+        skus=("BIKE-GLOVE-L", "BIKE-LIGHT-USB"),
+    )
     assert world.journeys() == {(ROPO, "O-1", "BIKE-LIGHT-USB")}
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from phygital import migrate
 from phygital.commerce.models import Store
-from phygital.db import Base, make_engine
+from phygital.db import SQLITE_MMAP_SIZE, Base, make_engine
 from phygital.deps import SessionDep
 from tests import dbs
 
@@ -54,6 +54,35 @@ def test_sqlite_runs_with_wal_foreign_keys_and_secure_delete(tmp_path: Path) -> 
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+        assert conn.exec_driver_sql("PRAGMA mmap_size").scalar() == SQLITE_MMAP_SIZE
+    eng.dispose()
+
+
+def test_sqlite_times_are_stored_in_sqlalchemys_own_text_and_read_back_from_any(
+    tmp_path: Path,
+) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from sqlalchemy import Column, DateTime, MetaData, Table
+
+    from phygital.db import UTCDateTime
+
+    eng = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    table = Table("t", MetaData(), Column("at", UTCDateTime()), Column("plain", DateTime()))
+    table.metadata.create_all(eng)
+    at = datetime(999, 1, 5, 10, 0, 0, 7, tzinfo=timezone(timedelta(hours=1)))
+    with eng.begin() as conn:
+        conn.execute(table.insert(), [{"at": at, "plain": at.astimezone(UTC).replace(tzinfo=None)}])
+        stored, plain = conn.exec_driver_sql("SELECT at, plain FROM t").one()
+        assert stored == plain == "0999-01-05 09:00:00.000007"
+        for text_, expected in [
+            ("2026-11-23 03:25:52", datetime(2026, 11, 23, 3, 25, 52, tzinfo=UTC)),
+            ("2026-11-23", datetime(2026, 11, 23, tzinfo=UTC)),
+            ("2026-11-23T05:25:52+02:00", datetime(2026, 11, 23, 3, 25, 52, tzinfo=UTC)),
+        ]:
+            conn.exec_driver_sql("UPDATE t SET at = ?", (text_,))
+            read = conn.execute(select(table.c.at)).scalar_one()
+            assert read == expected and read.utcoffset() == timedelta(0), text_
     eng.dispose()
 
 

@@ -46,10 +46,10 @@ from phygital.commerce.schemas import LineRead, OrderCreate, OrderRead
 from phygital.core.clock import Clock
 from phygital.core.errors import Conflict, Invalid, NotFound
 from phygital.core.events import publish
-from phygital.db import new_id
+from phygital.db import execute_many, new_id
 from phygital.identity import service as identity
 from phygital.identity.identifiers import Ident
-from phygital.identity.resolution import Observation, execute_many, resolve_many
+from phygital.identity.resolution import Observation, resolve_many
 
 # An order with more distinct products than this says little about what goes together.
 MAX_PAIR_LINES = 20

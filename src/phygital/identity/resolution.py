@@ -23,16 +23,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from sqlalchemy import bindparam, insert, select, text, update
-from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.dml import UpdateBase
 
 from phygital.core.clock import Clock
 from phygital.core.events import publish
-from phygital.db import new_id
+from phygital.db import execute_many, new_id
 from phygital.identity.identifiers import (
     ANONYMOUS_ID,
     EMAIL,
@@ -578,74 +575,6 @@ def resolve_many(
         # Joining profiles may join research to a purchase (journeys listen).
         publish(session, "identity.changed", clock=clock, customer_ids=merged)
     return results
-
-
-# Compiled statements of `execute_many` calls that name a cache key: (SQL, bind processors,
-# positional names) by dialect (each engine has its own: its driver, its JSON serializer), key and
-# row keys.
-_COMPILED: WeakKeyDictionary[
-    Dialect, dict[tuple[str, tuple[str, ...]], tuple[str, dict[str, Any], list[str] | None]]
-] = WeakKeyDictionary()
-
-
-def execute_many(
-    session: Session, stmt: UpdateBase, rows: list[dict[str, Any]], *, cache_key: str | None = None
-) -> None:
-    """Run an INSERT, UPDATE or upsert for many rows (all with the same keys: the statement's
-    bind names) with one driver `executemany`.
-
-    With a `cache_key` (naming the statement: the same key must always mean the same SQL) the
-    compiled statement is kept for the next call with the same row keys. The SQL and each value's
-    bind processing are SQLAlchemy's own, applied column by column and
-    once per distinct value (a batch repeats the same times, prices and codes) instead of row by
-    row: on batches of thousands of rows SQLAlchemy's per-row parameter handling costs more
-    than the database's work, and the ORM's bulk path also splits rows into many statements
-    (one per run of rows with the same NULL columns)."""
-    if not rows:
-        return
-    conn = session.connection()
-    keys = list(rows[0])
-    compiled_by_key = _COMPILED.setdefault(conn.dialect, {})
-    memo_key = (cache_key, tuple(keys)) if cache_key else None
-    cached = compiled_by_key.get(memo_key) if memo_key else None
-    if cached is None:
-        compiled = stmt.compile(dialect=conn.dialect, column_keys=keys)
-        positiontup = getattr(compiled, "positiontup", None)
-        cached = (
-            str(compiled),
-            dict(getattr(compiled, "_bind_processors", {})),
-            list(positiontup) if positiontup is not None else None,
-        )
-        if memo_key:
-            compiled_by_key[memo_key] = cached
-    sql, processors, positions = cached
-    names: list[str] = positions if positions is not None else keys
-    columns: list[list[Any]] = []
-    for name in names:
-        values = [row[name] for row in rows]
-        process = processors.get(name)
-        if process is not None:
-            if any(isinstance(v, dict | list) for v in values[:1]):  # JSON documents
-                values = [process(v) for v in values]
-            else:
-                memo: dict[Any, Any] = {}
-                processed = []
-                for value in values:
-                    try:
-                        done = memo[value]
-                    except KeyError:
-                        done = memo[value] = process(value)
-                    except TypeError:  # unhashable: a JSON document after a None
-                        done = process(value)
-                    processed.append(done)
-                values = processed
-        columns.append(values)
-    params: list[Any]
-    if positions is not None:
-        params = list(zip(*columns, strict=True))
-    else:
-        params = [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
-    conn.exec_driver_sql(sql, params)
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:

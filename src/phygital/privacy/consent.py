@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from phygital.core.clock import Clock
 from phygital.core.errors import Invalid
-from phygital.db import new_id
+from phygital.db import execute_many, new_id
 from phygital.privacy.models import ConsentEntry, ContactChannel, Purpose
 
 
@@ -70,8 +70,8 @@ def record_many(
                 }
             )
     if rows:
-        # On the Connection: a Core executemany, not one ORM object per statement.
-        session.connection().execute(insert(ConsentEntry), rows)
+        # One driver executemany (imports append tens of thousands).
+        execute_many(session, insert(ConsentEntry.__table__), rows, cache_key="consents.insert")  # type: ignore[arg-type]
     return len(rows)
 
 

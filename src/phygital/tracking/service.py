@@ -15,10 +15,11 @@ from sqlalchemy.orm import Session
 from phygital.core.clock import Clock
 from phygital.core.errors import Conflict, Invalid, NotFound, Unauthenticated
 from phygital.core.events import publish
+from phygital.db import execute_many
 from phygital.identity import identifiers as ids
 from phygital.identity.identifiers import Ident
 from phygital.identity.models import Identifier
-from phygital.identity.resolution import Observation, execute_many, lock_identity, resolve_many
+from phygital.identity.resolution import Observation, lock_identity, resolve_many
 from phygital.privacy import consent
 from phygital.tracking.messages import Message
 from phygital.tracking.models import SOURCE_CHANNELS, Channel, Event, Source

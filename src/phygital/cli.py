@@ -342,7 +342,7 @@ def import_customers(
 
     Known identifiers join their customer, so re-importing a file creates nothing new. Bad rows
     are reported on stderr as 'line N: reason' and skipped; good rows are kept (committed every
-    1,000 rows). A header with an unknown column refuses the whole file.
+    5,000 rows). A header with an unknown column refuses the whole file.
 
     Exit status: 0 when every row was imported; 1 when some rows were bad (the good ones are
     imported) or the file was refused (nothing imported); 2 for a usage error.

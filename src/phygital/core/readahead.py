@@ -25,7 +25,11 @@ T = TypeVar("T")
 AHEAD = 4
 
 
-def worth_it(rows: int, *, threshold: int = 20_000) -> bool:
+# Below this many rows a second process costs more (its start, ~0.3 s) than it saves.
+MIN_ROWS = 20_000
+
+
+def worth_it(rows: int, *, threshold: int = MIN_ROWS) -> bool:
     """Below `threshold` rows a second process costs more (its start, ~0.3 s) than it saves; on
     one core it saves nothing."""
     return rows >= threshold and (os.cpu_count() or 1) > 1

@@ -52,7 +52,7 @@ from phygital.core.csvfile import (
     parse_int,
     parse_time,
 )
-from phygital.core.readahead import read_ahead, worth_it
+from phygital.core.readahead import MIN_ROWS, read_ahead, worth_it
 from phygital.identity import identifiers as ids
 from phygital.identity.identifiers import Ident, IdentifierError
 
@@ -409,8 +409,7 @@ def read_receipts(
     yield chunk
 
 
-# Below this many rows a second process costs more (its start) than it saves.
-PARALLEL_MIN_ROWS = 20_000
+PARALLEL_MIN_ROWS = MIN_ROWS  # files read in a second process from this many rows
 
 
 def run_pos_import(

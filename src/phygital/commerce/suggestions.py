@@ -80,7 +80,7 @@ def _partners_statement(by_store: bool) -> Select[Any]:
             .label("rank"),
         )
         .join(Product, and_(Product.sku == ProductPair.other_sku, Product.active.is_(True)))
-        .where(ProductPair.sku.in_(bindparam("skus", expanding=True)))
+        .where(ProductPair.sku.in_(bindparam("skus", expanding=True)), ProductPair.orders > 0)
         .subquery()
     )
     # The catalogue's columns are joined to the ranked few, not carried through the ranking.

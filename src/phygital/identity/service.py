@@ -378,6 +378,14 @@ def forget_orders(session: Session, *, facts: list[OrderFact]) -> None:
             profile.revenue = (profile.revenue or Decimal(0)) - fact.amount
 
 
+def revise_order_amount(session: Session, *, profile_id: str, delta: Decimal) -> None:
+    """An order of this member profile changed its total (the shop edited its lines): the
+    revenue follows; the order still counts once."""
+    profile = session.get(Profile, profile_id)
+    if profile is not None and delta:
+        profile.revenue = (profile.revenue or Decimal(0)) + delta
+
+
 def roots_of(session: Session, member_ids: Iterable[str]) -> dict[str, str]:
     """The customer (cluster root) of each member profile, in one query."""
     wanted = sorted(set(member_ids))

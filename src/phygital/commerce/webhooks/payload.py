@@ -110,7 +110,8 @@ def ident(parent: dict[str, Any], key: str, path: str, *, required: bool = True)
     raise Rejected(f"{_join(path, key)}: expected an id")
 
 
-def quantity(parent: dict[str, Any], key: str, path: str) -> int:
+def quantity(parent: dict[str, Any], key: str, path: str, *, minimum: int = 1) -> int:
+    """A whole number of units, at least `minimum` (0 where a line can be emptied)."""
     value = parent.get(key)
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
@@ -118,8 +119,9 @@ def quantity(parent: dict[str, Any], key: str, path: str) -> int:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise Rejected(f"{_join(path, key)}: expected a whole number")
-    if value <= 0:
-        raise Rejected(f"{_join(path, key)}: must be positive, not {value}")
+    if value < minimum:
+        need = "positive" if minimum == 1 else f"at least {minimum}"
+        raise Rejected(f"{_join(path, key)}: must be {need}, not {value}")
     if value > 100_000:
         raise Rejected(f"{_join(path, key)}: {value} is not a plausible quantity")
     return value

@@ -223,15 +223,20 @@ def _apply_order(
             f"{applied.isoformat()})"
         )
         return Outcome(DeliveryStatus.IGNORED, order_id=order.id, notes=notes)
-    if item.cancelled and order.status != OrderStatus.CANCELLED:
-        try:
-            orders.cancel(session, clock=clock, order=order)
-        except Conflict as exc:
-            notes.append(f"not cancelled: {exc.message}")
-    elif not item.cancelled and order.status == OrderStatus.CANCELLED:
+    if item.cancelled:
+        if order.status != OrderStatus.CANCELLED:
+            try:
+                orders.cancel(session, clock=clock, order=order)
+            except Conflict as exc:
+                notes.append(f"not cancelled: {exc.message}")
+    elif order.status == OrderStatus.CANCELLED:
         notes.append("the shop reopened a cancelled order: it stays cancelled here")
-    elif item.fulfilled:
-        _fulfilled(session, clock=clock, order=order, notes=notes)
+    else:
+        # An edit in the shop: lines added, removed or changed; a guest order's customer.
+        revised = orders.prepare(data, region=region)
+        notes.extend(orders.revise(session, clock=clock, order=order, data=revised))
+        if item.fulfilled:
+            _fulfilled(session, clock=clock, order=order, notes=notes)
     if item.updated_at is not None and (applied is None or item.updated_at > applied):
         order.source_updated_at = item.updated_at
     session.flush()

@@ -70,18 +70,29 @@ def read_order(data: dict[str, Any], stores: StoreDirectory, *, region: str) -> 
     updated_at = p.moment(data, "updated_at", "")
     cancelled_at = p.moment(data, "cancelled_at", "")
 
-    lines = []
+    lines, removed = [], []
     for index, raw in enumerate(p.items(data, "line_items", "")):
         where = f"line_items[{index}]"
         line = p.obj(raw, where)
-        lines.append(
-            {
-                "sku": _sku(line, where),
-                "quantity": p.quantity(line, "quantity", where),
-                "unit_price": p.money(line.get("price", "0"), f"{where}.price"),
-                "name": _line_name(line, where),
-            }
-        )
+        entry = {
+            "sku": _sku(line, where),
+            "quantity": p.quantity(line, "quantity", where),
+            "unit_price": p.money(line.get("price", "0"), f"{where}.price"),
+            "name": _line_name(line, where),
+        }
+        # An edited order keeps a removed line with `current_quantity` 0 (API 2024-01 and
+        # later); `quantity` stays what was first ordered.
+        if line.get("current_quantity") is not None:
+            current = p.quantity(line, "current_quantity", where, minimum=0)
+            if current == 0:
+                removed.append(entry)
+                continue
+            entry["quantity"] = current
+        lines.append(entry)
+    notes: list[str] = []
+    if not lines and removed:
+        lines = removed
+        notes.append("every line was removed in the shop: the lines stay as ordered")
     if not lines:
         raise Rejected("line_items: an order needs at least one line")
 
@@ -101,7 +112,8 @@ def read_order(data: dict[str, Any], stores: StoreDirectory, *, region: str) -> 
     country = p.text(billing, "country_code", "billing") or p.text(
         shipping, "country_code", "shipping"
     )
-    idents, notes = identifiers(pairs, region=region, country=country)
+    idents, ident_notes = identifiers(pairs, region=region, country=country)
+    notes += ident_notes
     traits = _traits(customer) or _traits(billing)
 
     fulfilment, store = _fulfilment(data, stores)

@@ -1,26 +1,11 @@
-"""Orders from every channel, with one model and one way in.
-
-`save_orders` takes a batch of orders in the contract's shape (`OrderCreate`) from any entry
-point (REST, web-shop webhooks, the POS import) and, for those not seen before (idempotent on
-`(channel, external_id)`):
-
-- resolves each customer through the identity rules (one lookup for the batch), so the order is
-  on the person's timeline and their counters stay current; an order without identifiers (an
-  anonymous till sale) still counts for its store;
-- keeps lines whose sku the catalogue lacks, flagged (`known = false`), never dropping them;
-- reserves stock for pickups, takes in-store sales off the shelf, counts products bought
-  together (for the pickup desk's suggestions);
-- promises pickups from the store's opening hours, exceptions and preparation time.
-
-Everything is written in bulk, so a batch of a thousand receipts costs a handful of statements.
-"""
+"""Saving orders: one way in for every channel, written in bulk (see the package's docstring)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from itertools import combinations
 from typing import Any
@@ -42,9 +27,9 @@ from phygital.commerce.models import (
     PromiseKind,
     Store,
 )
-from phygital.commerce.schemas import LineRead, OrderCreate, OrderRead
+from phygital.commerce.schemas import OrderCreate
 from phygital.core.clock import Clock
-from phygital.core.errors import Conflict, Invalid, NotFound
+from phygital.core.errors import Invalid
 from phygital.core.events import publish
 from phygital.db import execute_many, new_id
 from phygital.identity import service as identity
@@ -52,6 +37,7 @@ from phygital.identity.identifiers import Ident
 from phygital.identity.resolution import Observation, resolve_many
 
 # An order with more distinct products than this says little about what goes together.
+
 MAX_PAIR_LINES = 20
 OPEN_PICKUP = (OrderStatus.AWAITING, OrderStatus.READY)
 
@@ -225,7 +211,7 @@ def save_prepared(
     profile_of = {
         i: r.profile_id for i, r in zip(with_identity, resolutions, strict=True) if r is not None
     }
-    known = _known_names(session, {ln[0] for i in new for ln in items[i].lines})
+    known = known_names(session, {ln[0] for i in new for ln in items[i].lines})
     pickup_stores = [stores[items[i].store] for i in new if items[i].fulfilment == "pickup"]  # type: ignore[index]
     schedule_of = store_service.schedules(session, {s.id: s for s in pickup_stores}.values())
 
@@ -295,9 +281,7 @@ def save_prepared(
                     stock[place] = (on_hand, reserved + quantity)
                 elif item.fulfilment == "in_store":
                     stock[place] = (on_hand - quantity, reserved)
-        skus = sorted({ln[0] for ln in item.lines})
-        if 1 < len(skus) <= MAX_PAIR_LINES:
-            pairs.update(combinations(skus, 2))
+        pairs.update(pairs_of(ln[0] for ln in item.lines))
         if promised is not None and store is not None:
             pickups.append((order_id, store, promised, profile_id, item.channel))
 
@@ -305,7 +289,7 @@ def save_prepared(
     execute_many(session, insert(Order.__table__), order_rows, cache_key="orders.insert")  # type: ignore[arg-type]
     execute_many(session, insert(OrderLine.__table__), line_rows, cache_key="order_lines.insert")  # type: ignore[arg-type]
     store_service.adjust_stock(session, stock)
-    _count_pairs(session, pairs)
+    count_pairs(session, pairs)
     for order_id, store, promised, profile_id, channel in pickups:
         promises.make(
             session,
@@ -322,7 +306,7 @@ def save_prepared(
     return results
 
 
-def _known_names(session: Session, skus: set[str]) -> dict[str, str]:
+def known_names(session: Session, skus: set[str]) -> dict[str, str]:
     """The catalogue's name of each of these skus it has."""
     wanted = sorted(skus)
     names: dict[str, str] = {}
@@ -355,8 +339,18 @@ def _existing(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, 
     return found
 
 
-def _count_pairs(session: Session, pairs: Counter[tuple[str, str]]) -> None:
-    """Add to the bought-together counts (both directions) with the database's upsert."""
+def pairs_of(skus: Iterable[str]) -> list[tuple[str, str]]:
+    """The pairs of distinct products an order's lines hold (each pair once, in sku order):
+    what the bought-together counts add up."""
+    distinct = sorted(set(skus))
+    if 1 < len(distinct) <= MAX_PAIR_LINES:
+        return list(combinations(distinct, 2))
+    return []
+
+
+def count_pairs(session: Session, pairs: Counter[tuple[str, str]]) -> None:
+    """Add to the bought-together counts (both directions) with the database's upsert; a
+    negative number takes back what an edited order no longer holds."""
     if not pairs:
         return
     rows = [{"sku": a, "other_sku": b, "orders": n} for (a, b), n in pairs.items()]
@@ -372,171 +366,3 @@ def _count_pairs(session: Session, pairs: Counter[tuple[str, str]]) -> None:
     )
     rows.sort(key=lambda r: (str(r["sku"]), str(r["other_sku"])))  # a stable lock order
     execute_many(session, stmt, rows, cache_key="product_pairs.upsert")
-
-
-# -- reading ------------------------------------------------------------------------------------
-
-
-def effective_status(order: Order, now: datetime) -> str:
-    """The stored status, or `overdue` for a pickup past its promise or its collection time."""
-    promised, collect_by = order.promised_ready_at, order.collect_by
-    if order.status == OrderStatus.AWAITING and promised is not None and promised < now:
-        return "overdue"
-    if order.status == OrderStatus.READY and collect_by is not None and collect_by < now:
-        return "overdue"
-    return str(order.status)
-
-
-def get_order(session: Session, order_id: str) -> Order:
-    order = session.get(Order, order_id)
-    if order is None:
-        raise NotFound(f"no order {order_id}")
-    return order
-
-
-def lines_of(session: Session, order_ids: list[str]) -> dict[str, list[OrderLine]]:
-    result: dict[str, list[OrderLine]] = {i: [] for i in order_ids}
-    for start in range(0, len(order_ids), 900):
-        rows = session.scalars(
-            select(OrderLine)
-            .where(OrderLine.order_id.in_(order_ids[start : start + 900]))
-            .order_by(OrderLine.id)
-        )
-        for line in rows:
-            result[line.order_id].append(line)
-    return result
-
-
-def read_models(session: Session, orders: list[Order], *, now: datetime) -> list[OrderRead]:
-    """Orders in the API's shape: three queries whatever their number (lines, stores,
-    customers)."""
-    ids = [o.id for o in orders]
-    lines = lines_of(session, ids)
-    store_ids = {o.store_id for o in orders if o.store_id}
-    codes = {
-        store_id: code
-        for store_id, code in session.execute(
-            select(Store.id, Store.code).where(Store.id.in_(store_ids))
-        )
-    }
-    roots = identity.roots_of(session, (o.profile_id for o in orders if o.profile_id))
-    return [
-        OrderRead(
-            id=o.id,
-            external_id=o.external_id,
-            channel=o.channel,
-            origin=str(o.origin),
-            status=effective_status(o, now),
-            store=codes.get(o.store_id) if o.store_id else None,
-            customer_id=roots.get(o.profile_id) if o.profile_id else None,
-            fulfilment=str(o.fulfilment),
-            lines=[
-                LineRead(
-                    sku=ln.sku,
-                    name=ln.name,
-                    quantity=ln.quantity,
-                    unit_price=ln.unit_price,
-                    known=ln.known,
-                )
-                for ln in lines[o.id]
-            ],
-            total=o.total,
-            currency=o.currency,
-            placed_at=o.placed_at,
-            promised_ready_at=o.promised_ready_at,
-            ready_at=o.ready_at,
-            collected_at=o.collected_at,
-            cancelled_at=o.cancelled_at,
-            label=o.label,
-        )
-        for o in orders
-    ]
-
-
-# -- state changes ------------------------------------------------------------------------------
-
-
-def _stock_for(
-    session: Session, order: Order, *, on_hand: int, reserved: int
-) -> dict[tuple[str, str], tuple[int, int]]:
-    changes: dict[tuple[str, str], tuple[int, int]] = {}
-    if order.store_id is None:
-        return changes
-    for line in lines_of(session, [order.id])[order.id]:
-        key = (order.store_id, line.sku)
-        a, b = changes.get(key, (0, 0))
-        changes[key] = (a + on_hand * line.quantity, b + reserved * line.quantity)
-    return changes
-
-
-def mark_ready(session: Session, *, clock: Clock, order: Order) -> Order:
-    """A pickup is ready at the store: the promise is settled and the customer is told."""
-    if order.fulfilment != Fulfilment.PICKUP:
-        raise Conflict("only pickup orders become ready", field="fulfilment")
-    if order.status == OrderStatus.READY:
-        return order  # a double tap changes nothing
-    if order.status != OrderStatus.AWAITING:
-        raise Conflict(f"a {order.status} order cannot become ready", field="status")
-    now = clock.now()
-    store = session.get(Store, order.store_id) if order.store_id else None
-    order.status = OrderStatus.READY
-    order.ready_at = now
-    order.collect_by = now + timedelta(days=store.hold_days if store else 7)
-    promises.resolve(session, subject=subject(order.id), kind=PromiseKind.PICKUP_READY, at=now)
-    from phygital.commerce import notifications
-
-    notifications.pickup_ready(session, clock=clock, order=order)
-    session.flush()
-    return order
-
-
-def mark_collected(session: Session, *, clock: Clock, order: Order) -> Order:
-    """The customer took the pickup: the reserved units leave the shelf."""
-    if order.fulfilment != Fulfilment.PICKUP:
-        raise Conflict("only pickup orders are collected", field="fulfilment")
-    if order.status == OrderStatus.COLLECTED:
-        return order
-    if order.status not in OPEN_PICKUP:
-        raise Conflict(f"a {order.status} order cannot be collected", field="status")
-    now = clock.now()
-    if order.status == OrderStatus.AWAITING:
-        # Handed over straight away: it was ready when collected.
-        order.ready_at = now
-        promises.resolve(session, subject=subject(order.id), kind=PromiseKind.PICKUP_READY, at=now)
-    order.status = OrderStatus.COLLECTED
-    order.collected_at = now
-    store_service.adjust_stock(session, _stock_for(session, order, on_hand=-1, reserved=-1))
-    session.flush()
-    publish(session, "orders.changed", clock=clock, order_ids=[order.id])
-    return order
-
-
-def cancel(session: Session, *, clock: Clock, order: Order) -> Order:
-    """Call an order off: reservations are released, its promise is cancelled and it leaves
-    the customer's counters. A collected or fulfilled order is history and stays."""
-    if order.status == OrderStatus.CANCELLED:
-        return order
-    if order.status in (OrderStatus.COLLECTED, OrderStatus.FULFILLED):
-        raise Conflict(f"a {order.status} order cannot be cancelled", field="status")
-    now = clock.now()
-    if order.status in OPEN_PICKUP:
-        store_service.adjust_stock(session, _stock_for(session, order, on_hand=0, reserved=-1))
-    order.status = OrderStatus.CANCELLED
-    order.cancelled_at = now
-    promises.cancel(session, subject=subject(order.id), at=now)
-    if order.profile_id:
-        identity.forget_orders(
-            session,
-            facts=[identity.OrderFact(order.profile_id, order.total, order.placed_at, None)],
-        )
-    session.flush()
-    publish(session, "orders.changed", clock=clock, order_ids=[order.id])
-    return order
-
-
-def mark_fulfilled(session: Session, *, clock: Clock, order: Order) -> Order:
-    """A delivery order left the warehouse (a web shop says it is fulfilled)."""
-    if order.status == OrderStatus.PLACED:
-        order.status = OrderStatus.FULFILLED
-        session.flush()
-    return order

@@ -1,0 +1,122 @@
+"""Edits of orders already stored, as a web shop reports them (`orders/updated`,
+`order.updated`): the lines and total change, and a guest order gains its customer.
+
+Everything an order's lines moved when it was saved moves with the edit: the stock a pickup
+reserves, the products counted as bought together, the customer's revenue, the journeys. An
+order that is history (fulfilled, collected) keeps its lines: after the hand-over a change is a
+return or a refund, which is not applied here (a note says so)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+
+from sqlalchemy import delete, insert
+from sqlalchemy.orm import Session
+
+from phygital.commerce import service as store_service
+from phygital.commerce.models import Order, OrderLine, OrderStatus
+from phygital.commerce.orders.reading import lines_of
+from phygital.commerce.orders.saving import (
+    OPEN_PICKUP,
+    PreparedOrder,
+    count_pairs,
+    known_names,
+    pairs_of,
+)
+from phygital.core.clock import Clock
+from phygital.core.events import publish
+from phygital.identity import service as identity
+from phygital.identity.resolution import Observation, resolve_many
+
+Line = tuple[str, int, Decimal]  # sku, quantity, unit price
+
+
+def revise(session: Session, *, clock: Clock, order: Order, data: PreparedOrder) -> list[str]:
+    """Bring a stored order in line with what its channel now says of it: its lines (with
+    everything they moved), and its customer when it had none. A cancelled order is left
+    alone. Returns notes on what changed or was not applied, for the delivery log."""
+    if order.status == OrderStatus.CANCELLED:
+        return []
+    notes: list[str] = []
+    changed = False
+    old = lines_of(session, [order.id])[order.id]
+    before = sorted((ln.sku, ln.quantity, ln.unit_price) for ln in old)
+    after = sorted((sku, quantity, price) for sku, quantity, price, _ in data.lines)
+    if before != after:
+        if order.status in (OrderStatus.FULFILLED, OrderStatus.COLLECTED):
+            notes.append(
+                f"lines changed after the order was {order.status}: kept as they were "
+                "(returns and refunds are not applied)"
+            )
+        else:
+            _replace_lines(session, order=order, old=before, data=data)
+            notes.append(f"lines revised: {len(before)} -> {len(after)}, total {order.total}")
+            changed = True
+    if order.profile_id is None and data.identifiers:
+        _attach_customer(session, clock=clock, order=order, data=data)
+        notes.append("customer attached")
+        changed = True
+    if changed:
+        order.updated_at = clock.now()
+        session.flush()
+        publish(session, "orders.changed", clock=clock, order_ids=[order.id])
+    return notes
+
+
+def _replace_lines(session: Session, *, order: Order, old: list[Line], data: PreparedOrder) -> None:
+    known = known_names(session, {sku for sku, *_ in data.lines})
+    session.execute(delete(OrderLine).where(OrderLine.order_id == order.id))
+    session.execute(
+        insert(OrderLine),
+        [
+            {
+                "order_id": order.id,
+                "sku": sku,
+                "name": name or known.get(sku),
+                "quantity": quantity,
+                "unit_price": price,
+                "known": sku in known,
+            }
+            for sku, quantity, price, name in data.lines
+        ],
+    )
+    if order.status in OPEN_PICKUP and order.store_id is not None:
+        # The units a waiting pickup holds on the shelf follow its lines.
+        reserved: Counter[str] = Counter()
+        for sku, quantity, _ in old:
+            reserved[sku] -= quantity
+        for sku, quantity, _, _ in data.lines:
+            reserved[sku] += quantity
+        store_service.adjust_stock(
+            session, {(order.store_id, sku): (0, n) for sku, n in reserved.items()}
+        )
+    pairs: Counter[tuple[str, str]] = Counter(pairs_of(ln[0] for ln in data.lines))
+    pairs.subtract(pairs_of(sku for sku, _, _ in old))
+    count_pairs(session, Counter({pair: n for pair, n in pairs.items() if n}))
+    total = data.total
+    if order.profile_id is not None:
+        identity.revise_order_amount(
+            session, profile_id=order.profile_id, delta=total - order.total
+        )
+    order.total = total
+    order.lines_count = len(data.lines)
+    order.unknown_skus = sum(1 for sku, *_ in data.lines if sku not in known)
+
+
+def _attach_customer(session: Session, *, clock: Clock, order: Order, data: PreparedOrder) -> None:
+    """A guest order whose customer the shop now names (a login after checkout, an account
+    made for it): it joins the person's profile and counters as if it had named them at once."""
+    observation = Observation(
+        identifiers=data.identifiers,
+        at=order.placed_at,
+        traits=dict(data.traits),
+        channel=order.channel,
+        cause="order",
+        ref=f"order {order.channel}:{order.external_id}",
+        counts_as_event=False,
+        order_amount=order.total,
+    )
+    resolution = resolve_many(session, clock=clock, observations=[observation])[0]
+    if resolution is not None:
+        order.profile_id = resolution.profile_id

@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     # (code) a WooCommerce pickup goes to when its shipping line names none.
     mail_from: str = "Phygital <no-reply@localhost>"
     woocommerce_pickup_store: str | None = None
+    # Shopify POS locations as stores: `location_id=STORE_CODE` pairs, comma-separated.
+    shopify_locations: str | None = None
 
     # Operations (not in the contract's table, same style).
     session_cookie_secure: bool = False
@@ -154,9 +156,36 @@ class Settings(BaseSettings):
             raise ValueError("not an IANA time zone (e.g. Europe/Rome)")
         return value
 
+    @field_validator("shopify_locations")
+    @classmethod
+    def _check_shopify_locations(cls, value: str | None) -> str | None:
+        if not value or not value.strip():
+            return None
+        parse_locations(value)
+        return value
+
+    @property
+    def shopify_location_stores(self) -> dict[str, str]:
+        """Store codes by Shopify location id (empty when none are configured)."""
+        return parse_locations(self.shopify_locations) if self.shopify_locations else {}
+
     @property
     def is_sqlite(self) -> bool:
         return make_url(self.database_url).get_backend_name() == "sqlite"
+
+
+def parse_locations(value: str) -> dict[str, str]:
+    """`80123=MI-BRERA, 80124=TO-CENTRO` as `{"80123": "MI-BRERA", …}`; `ValueError` says which
+    pair is wrong."""
+    pairs: dict[str, str] = {}
+    for item in value.split(","):
+        location, sep, code = (part.strip() for part in item.partition("="))
+        if not sep or not location.isdigit() or not code:
+            raise ValueError(
+                f"{item.strip()!r} is not location_id=STORE_CODE (e.g. 80123456=MI-BRERA)"
+            )
+        pairs[location] = code
+    return pairs
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -51,6 +51,7 @@ def test_unreadable_secret_file_is_one_line(monkeypatch: pytest.MonkeyPatch) -> 
         ("PHYGITAL_DATABASE_URL", "not a url", "PHYGITAL_DATABASE_URL: not a database URL"),
         ("PHYGITAL_SECRET_KEY", "changeme", "PHYGITAL_SECRET_KEY: must be at least 32"),
         ("PHYGITAL_LOGIN_MAX_FAILURES", "zero", "PHYGITAL_LOGIN_MAX_FAILURES:"),
+        ("PHYGITAL_SHOPIFY_LOCATIONS", "801=MI, TO", "PHYGITAL_SHOPIFY_LOCATIONS: 'TO' is not"),
     ],
 )
 def test_invalid_values_stop_with_a_one_line_reason(

@@ -140,8 +140,10 @@ def shopify_webhook(
 ) -> JSONResponse:
     """A Shopify webhook. Orders become Phygital orders of channel `web` whose `external_id` is
     Shopify's order id; a shipping line naming a store (code, name or address) makes it a click
-    & collect order at that store. Updates apply in the order of Shopify's `updated_at`; a
-    repeated delivery (same `X-Shopify-Webhook-Id`) is stored once."""
+    & collect order at that store; a Shopify POS sale at a location mapped to a store
+    (`PHYGITAL_SHOPIFY_LOCATIONS`) is an in-store sale of channel `store` there. Updates, edits
+    included, apply in the order of Shopify's `updated_at`; a repeated delivery (same
+    `X-Shopify-Webhook-Id`) is stored once."""
     secret = shopify.secret(settings)
     if secret is None:
         return _error(404, "Shopify webhooks are not configured (PHYGITAL_SHOPIFY_SECRET)")
@@ -151,9 +153,10 @@ def shopify_webhook(
         return _error(401, "bad or missing X-Shopify-Hmac-Sha256 signature")
     name = (topic or "").strip().lower()
     region = settings.default_region
+    locations = settings.shopify_location_stores
 
     def parse(raw: bytes, stores: StoreDirectory) -> Action:
-        return shopify.parse_webhook(name, raw, stores, region=region)
+        return shopify.parse_webhook(name, raw, stores, region=region, locations=locations)
 
     incoming = Incoming(
         provider=shopify.PROVIDER,

@@ -199,6 +199,9 @@ def _apply_order(
     data = item.order
     notes = list(item.notes)
     order = _find(session, data.channel, data.external_id)
+    if order is None and data.channel != CHANNEL:
+        # A POS sale stored as a web order before its location was mapped stays that order.
+        order = _find(session, CHANNEL, data.external_id)
     if order is None:
         saved = orders.save_orders(
             session,

@@ -9,6 +9,7 @@ line whose `code` or `title` names the store (its code, name or address).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +31,8 @@ from phygital.config import Settings
 from phygital.privacy.consent import ConsentStatement
 
 PROVIDER = "shopify"
+# Sales on Shopify POS at a mapped location join the till's channel.
+STORE_CHANNEL = "store"
 ORIGIN = OrderOrigin.SHOPIFY
 ORDER_TOPICS = frozenset(
     {"orders/create", "orders/updated", "orders/paid", "orders/cancelled", "orders/fulfilled"}
@@ -44,7 +47,14 @@ def secret(settings: Settings) -> str | None:
     return settings.shopify_secret or None
 
 
-def parse_webhook(topic: str, body: bytes, stores: StoreDirectory, *, region: str) -> Action:
+def parse_webhook(
+    topic: str,
+    body: bytes,
+    stores: StoreDirectory,
+    *,
+    region: str,
+    locations: Mapping[str, str] | None = None,
+) -> Action:
     """Read a verified delivery into an action; `Rejected` names what is wrong."""
     if topic not in TOPICS:
         return Ignore(f"topic {topic[:100]!r} is not handled" if topic else "no topic header")
@@ -53,7 +63,7 @@ def parse_webhook(topic: str, body: bytes, stores: StoreDirectory, *, region: st
         return OrderGone(external_id=_id(data, "id", ""))
     if topic in CUSTOMER_TOPICS:
         return read_customer(data, region=region)
-    return read_order(data, stores, region=region)
+    return read_order(data, stores, region=region, locations=locations or {})
 
 
 def _id(parent: dict[str, Any], key: str, path: str) -> str:
@@ -62,7 +72,15 @@ def _id(parent: dict[str, Any], key: str, path: str) -> str:
     return value
 
 
-def read_order(data: dict[str, Any], stores: StoreDirectory, *, region: str) -> ShopOrder:
+def read_order(
+    data: dict[str, Any],
+    stores: StoreDirectory,
+    *,
+    region: str,
+    locations: Mapping[str, str] | None = None,
+) -> ShopOrder:
+    """An order as Shopify sends it. A sale rung up on Shopify POS at a location mapped to a
+    store (`PHYGITAL_SHOPIFY_LOCATIONS`) is an in-store sale there, as from the till."""
     external_id = _id(data, "id", "")
     placed_at = p.moment(data, "created_at", "")
     if placed_at is None:
@@ -117,10 +135,21 @@ def read_order(data: dict[str, Any], stores: StoreDirectory, *, region: str) -> 
     traits = _traits(customer) or _traits(billing)
 
     fulfilment, store = _fulfilment(data, stores)
+    channel = CHANNEL
+    location = _pos_location(data)
+    if location is not None:
+        code = (locations or {}).get(location)
+        if code is not None and stores.has(code):
+            channel, fulfilment, store = STORE_CHANNEL, "in_store", code
+        else:
+            notes.append(
+                f"a Shopify POS sale at location {location}, which names no store "
+                "(PHYGITAL_SHOPIFY_LOCATIONS): kept as a web order"
+            )
     order = build_order(
         {
             "external_id": external_id,
-            "channel": CHANNEL,
+            "channel": channel,
             "placed_at": placed_at,
             "customer": {
                 "traits": traits,
@@ -172,6 +201,13 @@ def _traits(source: dict[str, Any]) -> dict[str, Any]:
         if value:
             traits[key] = value
     return traits
+
+
+def _pos_location(data: dict[str, Any]) -> str | None:
+    """The location of a sale made on Shopify POS (`source_name` "pos"), else None."""
+    if (p.text(data, "source_name", "") or "").lower() != "pos":
+        return None
+    return p.ident(data, "location_id", "", required=False) or None
 
 
 def _fulfilment(data: dict[str, Any], stores: StoreDirectory) -> tuple[str, str | None]:

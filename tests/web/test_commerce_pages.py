@@ -501,6 +501,35 @@ def test_order_list_filters_and_pages(
     assert browser.get("/orders", params={"cursor": "nonsense"}).status_code == 200
 
 
+def test_order_list_runs_the_same_queries_for_3_and_40_customers(
+    browser: TestClient, principals: Principals, db: Session, clock: FrozenClock, engine: Engine
+) -> None:
+    catalogue(db)
+    login(browser, principals.owner)
+
+    def add(start: int, stop: int) -> None:
+        for n in range(start, stop):
+            place(db, clock, f"c-{n}", label=f"#C{n}", email=f"c{n}@example.com",
+                  name=f"Cliente {n}", commit=False)  # fmt: skip
+        db.commit()
+
+    def queries() -> tuple[int, str]:
+        with counting_queries(engine) as statements:
+            page = browser.get("/orders")
+        assert page.status_code == 200
+        return len(statements), page.text
+
+    add(0, 3)
+    few, _ = queries()
+    add(3, 40)
+    many, html = queries()
+    assert html.count('class="order-row"') == 40
+    assert "Cliente 39" in html and "Cliente 0" in html
+    assert few == many, (few, many)
+    # User, stores, the page of orders, their customers in one statement (+ SQLite's BEGIN).
+    assert many <= 5, many
+
+
 def test_order_page_tells_the_story_of_a_pickup(
     browser: TestClient, principals: Principals, db: Session, clock: FrozenClock
 ) -> None:

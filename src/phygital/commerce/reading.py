@@ -34,7 +34,7 @@ from phygital.commerce.suggestions import Suggestion
 from phygital.core.errors import Invalid
 from phygital.core.pagination import decode_cursor, encode_cursor
 from phygital.identity import service as identity
-from phygital.identity.service import Contact, Customer
+from phygital.identity.service import Contact
 from phygital.tracking import service as tracking
 
 DESK_STATES = pickups.OPEN_STATES  # overdue, awaiting, ready
@@ -182,14 +182,11 @@ def _lines_statement() -> Select[str, str, str | None, int]:
     )
 
 
-def customers_of(session: Session, orders: Iterable[Order]) -> dict[str, Customer | None]:
-    """Each order's customer (by order id) in three queries: roots, members, identifiers."""
+def customers_of(session: Session, orders: Iterable[Order]) -> dict[str, identity.Contact | None]:
+    """Each order's customer (by order id) as a `Contact`, in one query."""
     orders = list(orders)
-    roots = identity.roots_of(session, (o.profile_id for o in orders if o.profile_id))
-    customers = identity.load_customers(session, sorted(set(roots.values())))
-    return {
-        o.id: customers.get(roots.get(o.profile_id, "")) if o.profile_id else None for o in orders
-    }
+    contact_of = identity.contacts_of(session, (o.profile_id for o in orders if o.profile_id))
+    return {o.id: contact_of.get(o.profile_id) if o.profile_id else None for o in orders}
 
 
 def product_names(session: Session, skus: Iterable[str]) -> dict[str, str]:

@@ -457,6 +457,11 @@ class Contact:
     email: str | None
     phone: str | None
 
+    def first(self, kind: str) -> str | None:
+        """As `Customer.first`, for the e-mail and the phone a contact carries (templates
+        greet either the same way)."""
+        return self.email if kind == ids.EMAIL else self.phone if kind == ids.PHONE else None
+
 
 def contacts_of(session: Session, profile_ids: Iterable[str]) -> dict[str, Contact]:
     """The customer of each of these member profiles (by profile id) as a `Contact`, in one

@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from phygital.commerce import notifications, orders
 from phygital.commerce import service as commerce_service
 from phygital.commerce.models import Notification, NotificationStatus, OrderOrigin
+from phygital.commerce.notifications import channels
 from phygital.commerce.schemas import OrderCreate, StoreCreate, StoreExceptionIn
 from phygital.config import Settings
-from phygital.core import jobs
+from phygital.core import jobs, mail
 from phygital.core.clock import FrozenClock
 from phygital.core.jobs import Worker
 from phygital.core.models import Job, JobStatus
@@ -505,7 +506,8 @@ def test_channels_are_tried_in_order_of_preference(
 
     make_store(db)
     order_id = place_pickup(db, clock, phone="+39 333 123 4567")
-    monkeypatch.setattr(notifications, "CHANNELS", [Pigeon(), notifications.EmailChannel()])
+    # Where `choose_channel` reads it: the package only re-exports the list.
+    monkeypatch.setattr(channels, "CHANNELS", [Pigeon(), notifications.EmailChannel()])
     ready(db, clock, order_id)
     with_phone = orders.get_order(db, order_id)
     first = notifications.pickup_ready(db, clock=clock, order=with_phone)
@@ -602,7 +604,7 @@ def test_crash_while_sending_sends_again_and_says_so(
     make_store(db)
     order_id = place_pickup(db, clock)
     ready(db, clock, order_id)
-    real_send = notifications.mail.send
+    real_send = mail.send
 
     def send_then_die(*args: Any) -> None:
         real_send(*args)
@@ -610,10 +612,10 @@ def test_crash_while_sending_sends_again_and_says_so(
 
     with SmtpServer() as server:
         smtp = with_smtp(settings, server.url())
-        monkeypatch.setattr(notifications.mail, "send", send_then_die)
+        monkeypatch.setattr(mail, "send", send_then_die)
         with pytest.raises(SystemExit):
             run_jobs(session_factory, clock, smtp)
-        monkeypatch.setattr(notifications.mail, "send", real_send)
+        monkeypatch.setattr(mail, "send", real_send)
         assert note_of(session_factory, order_id).last_error == notifications.IN_FLIGHT
 
         clock.advance(timedelta(minutes=6))

@@ -58,7 +58,7 @@ HABITS = (
     ((True, True, False), 12),  # web and app
 )
 
-REVIEW_PERSON = ("Paolo", "Galli")  # the merge a manager should undo (see tracking/demo.py)
+REVIEW_PERSON = ("Paolo", "Galli")  # the merge a manager should undo (see tracking/demo/)
 
 
 @dataclass

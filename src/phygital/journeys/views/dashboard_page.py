@@ -1,31 +1,17 @@
-"""Journeys pages: the manager's dashboard (charts, their numbers as tables, CSV downloads, the
-detection rules), the journeys part of the customer page, and Plotly's JavaScript served from
-the installed Python package (no CDN: the app must work with no internet).
-
-The dashboard's form speaks people's language (the last 12 weeks; from one day to another,
-both included); its CSV links speak the API's (`from`, `to` exclusive, `store`, `kind`), so a
-download and `GET /api/v1/journeys/...` with the same query string give the same numbers.
-"""
+"""The manager's dashboard page: charts of the period, their numbers as tables, links to the CSV
+downloads, and the detection rules with the form that changes them (admins)."""
 
 from __future__ import annotations
 
-import csv
-import gzip
-import importlib.metadata
-import importlib.util
-import io
 import re
 from datetime import date, datetime
-from decimal import Decimal
-from functools import lru_cache
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_skeleton, format_timedelta
-from babel.numbers import format_decimal, format_percent
-from fastapi import APIRouter, Depends, Form, Query, Request
+from babel.dates import format_date
+from babel.numbers import format_decimal
+from fastapi import Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
@@ -33,67 +19,29 @@ from phygital.auth.models import Role
 from phygital.auth.service import Principal
 from phygital.commerce import service as commerce
 from phygital.config import Settings
-from phygital.core.errors import DomainError, Invalid, NotFound
-from phygital.core.schemas import MOMENT_PATTERN
-from phygital.deps import ClockDep, CsrfProtected, SessionDep, SettingsDep, require
-from phygital.journeys import api, dashboard, research, service
+from phygital.core.errors import DomainError, Invalid
+from phygital.deps import ClockDep, CsrfProtected, SessionDep, SettingsDep
+from phygital.journeys import api, dashboard, service
 from phygital.journeys.models import JourneyKind
+from phygital.journeys.views.common import (
+    Admin,
+    Manager,
+    _days,
+    _money,
+    _number,
+    _share,
+    _week_label,
+    kind_names,
+    router,
+)
+from phygital.journeys.views.plotly_bundle import plotly_version
 from phygital.web import i18n
 from phygital.web.templating import render, request_locale
-
-router = APIRouter(include_in_schema=False)
-
-Manager = Annotated[Principal, Depends(require(Role.MANAGER, web=True))]
-Admin = Annotated[Principal, Depends(require(Role.ADMIN, web=True))]
 
 NOTICE_KEY = "notice"
 KIND_COLOURS = {"ropo": "#0f6e5f", "showrooming": "#f4b942", "click_and_collect": "#1f5fa8"}
 STORE_COLOURS = ("#0f6e5f", "#b4441f", "#1f5fa8", "#8a5a14", "#6b3fa0", "#0f7a8a", "#4b5a63")
 MAX_EVENT_NAMES = 50
-
-
-def kind_names() -> dict[str, str]:
-    return {
-        JourneyKind.ROPO.value: i18n.gettext("ROPO"),
-        JourneyKind.SHOWROOMING.value: i18n.gettext("Showrooming"),
-        JourneyKind.CLICK_AND_COLLECT.value: i18n.gettext("Click & collect"),
-    }
-
-
-# -- formatting (the request's language) ---------------------------------------------------------
-
-
-def _number(value: int | None) -> str:
-    return "—" if value is None else format_decimal(value, locale=i18n.get_locale())
-
-
-def _money(value: Decimal | None) -> str:
-    if value is None:
-        return "—"
-    return format_decimal(value, format="#,##0.00", locale=i18n.get_locale())
-
-
-def _share(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return format_percent(value, format="#,##0.0%", locale=i18n.get_locale())
-
-
-def _days(value: float | None) -> str:
-    if value is None:
-        return "—"
-    return format_decimal(value, format="#,##0.0", locale=i18n.get_locale())
-
-
-def _day(day: date) -> str:
-    return format_date(day, format="medium", locale=i18n.get_locale())
-
-
-def _week_label(week: date, *, with_year: bool) -> str:
-    return format_skeleton("yMMMd" if with_year else "MMMd", week, locale=i18n.get_locale())
-
-
-# -- the dashboard -------------------------------------------------------------------------------
 
 
 def _period_error(field: str | None) -> str:
@@ -416,137 +364,3 @@ def save_rules(
         "href": None,
     }
     return RedirectResponse("/journeys#rules", status_code=303)
-
-
-# -- CSV downloads -------------------------------------------------------------------------------
-
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: Any) -> str:
-    """A CSV cell: null is empty; text a spreadsheet would run as a formula gets a quote."""
-    if value is None:
-        return ""
-    text = str(value)
-    if isinstance(value, str) and text.startswith(_FORMULA):
-        try:
-            Decimal(text)
-        except ArithmeticError:
-            return "'" + text
-    return text
-
-
-def csv_text(header: list[str], rows: list[list[Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows([_cell(v) for v in row] for row in rows)
-    return "\ufeff" + buffer.getvalue()  # the BOM tells Excel it is UTF-8
-
-
-@router.get("/journeys/export/{name}.csv")
-def export_csv(
-    name: str,
-    session: SessionDep,
-    settings: SettingsDep,
-    user: Manager,
-    kind: JourneyKind | None = None,
-    start: Annotated[str | None, Query(alias="from", pattern=MOMENT_PATTERN)] = None,
-    end: Annotated[str | None, Query(alias="to", pattern=MOMENT_PATTERN)] = None,
-    store: Annotated[str | None, Query(max_length=32)] = None,
-    sku: Annotated[str | None, Query(max_length=100)] = None,
-) -> Response:
-    """A dataset of the dashboard as CSV, with the API's query parameters and values."""
-    if name not in dashboard.DATASETS:
-        raise NotFound(f"no dataset {name!r}")
-    filters = api.filters_from(
-        session, settings, user, kind=kind, start=start, end=end, store=store, sku=sku
-    )
-    header, rows = dashboard.dataset(session, name, filters=filters)
-    parts = [name, start or "", end or "", store or ""]
-    filename = "journeys-" + "-".join(re.sub(r"[^\w-]", "", p) for p in parts if p) + ".csv"
-    return Response(
-        csv_text(header, rows),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
-
-
-# -- Plotly, from the installed package ----------------------------------------------------------
-
-
-@lru_cache(maxsize=1)
-def plotly_version() -> str:
-    try:
-        return importlib.metadata.version("plotly")
-    except importlib.metadata.PackageNotFoundError:
-        return "0"
-
-
-def _plotly_path() -> Path | None:
-    # find_spec locates the package without importing it (plotly's import is slow).
-    spec = importlib.util.find_spec("plotly")
-    if spec is None or spec.origin is None:
-        return None
-    path = Path(spec.origin).parent / "package_data" / "plotly.min.js"
-    return path if path.is_file() else None
-
-
-@lru_cache(maxsize=1)
-def _plotly_bytes() -> tuple[bytes, bytes]:
-    """The bundle and its gzip (4.8 MB become 1.4 MB), compressed once per process."""
-    path = _plotly_path()
-    if path is None:
-        raise NotFound("plotly is not installed")
-    body = path.read_bytes()
-    return body, gzip.compress(body, compresslevel=6, mtime=0)
-
-
-@router.get("/static/vendor/plotly.min.js")
-def plotly_js(request: Request) -> Response:
-    """Plotly's JavaScript bundle from the installed `plotly` package. Pages ask for it with
-    `?v=<version>`, so it can be cached for a year: an upgrade changes the address."""
-    body, compressed = _plotly_bytes()
-    etag = f'"plotly-{plotly_version()}"'
-    headers = {
-        "Cache-Control": "public, max-age=31536000, immutable",
-        "ETag": etag,
-        "Vary": "Accept-Encoding",
-    }
-    if request.headers.get("if-none-match") == etag:
-        return Response(status_code=304, headers=headers)
-    if "gzip" in request.headers.get("accept-encoding", ""):
-        headers["Content-Encoding"] = "gzip"
-        body = compressed
-    return Response(body, media_type="text/javascript; charset=utf-8", headers=headers)
-
-
-# -- the customer page's part --------------------------------------------------------------------
-
-
-def customer_context(
-    session: Session, *, customer_id: str, member_ids: list[str], now: datetime
-) -> dict[str, Any]:
-    """What the customer page shows of journeys: the online research a seller should mention
-    (not bought yet) and the customer's journeys. Call after `request_locale`."""
-    found = research.recent_research(session, {customer_id: member_ids}, now=now)
-    lines = []
-    for r in found.get(customer_id, []):
-        # threshold 1.5: "10 days ago" rather than "1 week ago", "2 days" from 36 hours on
-        ago = format_timedelta(
-            r.at - now, threshold=1.5, add_direction=True, locale=i18n.get_locale()
-        )
-        lines.append(
-            {
-                "text": i18n.gettext(
-                    "Looked at %(product)s online %(ago)s", product=r.name or r.sku, ago=ago
-                ),
-                "sku": r.sku,
-                "at": r.at,
-                "channel": r.channel,
-            }
-        )
-    return {
-        "research": lines,
-        "journeys": research.customer_journeys(session, member_ids=member_ids),
-    }

@@ -179,11 +179,15 @@ def parse_locations(value: str) -> dict[str, str]:
     pair is wrong."""
     pairs: dict[str, str] = {}
     for item in value.split(","):
+        if not item.strip():
+            continue  # a trailing comma
         location, sep, code = (part.strip() for part in item.partition("="))
         if not sep or not location.isdigit() or not code:
             raise ValueError(
                 f"{item.strip()!r} is not location_id=STORE_CODE (e.g. 80123456=MI-BRERA)"
             )
+        if location in pairs:
+            raise ValueError(f"location {location} is mapped twice")
         pairs[location] = code
     return pairs
 

@@ -52,6 +52,7 @@ def test_unreadable_secret_file_is_one_line(monkeypatch: pytest.MonkeyPatch) -> 
         ("PHYGITAL_SECRET_KEY", "changeme", "PHYGITAL_SECRET_KEY: must be at least 32"),
         ("PHYGITAL_LOGIN_MAX_FAILURES", "zero", "PHYGITAL_LOGIN_MAX_FAILURES:"),
         ("PHYGITAL_SHOPIFY_LOCATIONS", "801=MI, TO", "PHYGITAL_SHOPIFY_LOCATIONS: 'TO' is not"),
+        ("PHYGITAL_SHOPIFY_LOCATIONS", "801=MI,801=TO", "PHYGITAL_SHOPIFY_LOCATIONS: location 801"),
     ],
 )
 def test_invalid_values_stop_with_a_one_line_reason(
@@ -73,3 +74,9 @@ def test_secret_key_is_generated_once_and_kept(engine, db_url: str, db) -> None:
     for app in (first, second):
         session_mw = next(m for m in app.user_middleware if m.cls.__name__ == "SessionMiddleware")
         assert session_mw.kwargs["secret_key"] == stored
+
+
+def test_shopify_locations_read_as_pairs_a_trailing_comma_allowed(tmp_cwd: Path) -> None:
+    settings = load_settings(shopify_locations="801=MI-BRERA, 802 = TO-CENTRO,")
+    assert settings.shopify_location_stores == {"801": "MI-BRERA", "802": "TO-CENTRO"}
+    assert load_settings().shopify_location_stores == {}

@@ -17,6 +17,7 @@ from phygital.commerce.models import (
     Store,
     WebhookDelivery,
 )
+from phygital.db import session_clock
 from phygital.identity import service as identity
 from phygital.identity.timeline import Before, TimelineItem, older_than, timeline_provider
 from phygital.privacy.registry import register
@@ -113,7 +114,8 @@ def export(session: Session, member_ids: list[str]) -> dict[str, Any]:
     ids = [o.id for o in orders]
     lines: dict[str, list[OrderLine]] = {i: [] for i in ids}
     if ids:
-        for line in session.scalars(select(OrderLine).where(OrderLine.order_id.in_(ids))):
+        query = select(OrderLine).where(OrderLine.order_id.in_(ids)).order_by(OrderLine.id)
+        for line in session.scalars(query):
             lines[line.order_id].append(line)
     notes = session.scalars(select(Notification).where(Notification.profile_id.in_(member_ids)))
     kept = session.scalars(select(Promise).where(Promise.profile_id.in_(member_ids)))
@@ -177,7 +179,9 @@ def erase(session: Session, member_ids: list[str]) -> None:
             needles.add(value[-9:])  # the national number, as a shop may have kept it typed
     session.execute(delete(Notification).where(Notification.profile_id.in_(member_ids)))
     session.execute(
-        update(Order).where(Order.profile_id.in_(member_ids)).values(profile_id=None, note=None)
+        update(Order)
+        .where(Order.profile_id.in_(member_ids))
+        .values(profile_id=None, note=None, customer_erased_at=session_clock(session).now())
     )
     session.execute(
         update(Promise).where(Promise.profile_id.in_(member_ids)).values(profile_id=None)

@@ -151,6 +151,8 @@ class Order(IdMixin, TimestampMixin, Base):
     cancelled_at: Mapped[datetime | None] = mapped_column()
     # The shop's own last-modified time: an update older than the one applied is ignored.
     source_updated_at: Mapped[datetime | None] = mapped_column()
+    # Set when the customer was erased: the order stays, never tied to a person again.
+    customer_erased_at: Mapped[datetime | None] = mapped_column()
     # What the shop calls it (Shopify "#1043"), for people; the customer's note, if any.
     label: Mapped[str | None] = mapped_column(String(100))
     note: Mapped[str | None] = mapped_column(Text)

@@ -9,7 +9,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from phygital.core.clock import Clock
@@ -370,20 +370,28 @@ class OrderFact:
 
 def forget_orders(session: Session, *, facts: list[OrderFact]) -> None:
     """Take cancelled orders out of the members' counters (times and channels stay: the
-    person was seen then)."""
+    person was seen then). In SQL, so a counter another transaction moves meanwhile keeps
+    its move."""
     for fact in facts:
-        profile = session.get(Profile, fact.profile_id)
-        if profile is not None:
-            profile.orders_count = max(profile.orders_count - 1, 0)
-            profile.revenue = (profile.revenue or Decimal(0)) - fact.amount
+        session.execute(
+            update(Profile)
+            .where(Profile.id == fact.profile_id)
+            .values(
+                orders_count=case((Profile.orders_count > 0, Profile.orders_count - 1), else_=0),
+                revenue=func.coalesce(Profile.revenue, 0) - fact.amount,
+            )
+        )
 
 
 def revise_order_amount(session: Session, *, profile_id: str, delta: Decimal) -> None:
     """An order of this member profile changed its total (the shop edited its lines): the
     revenue follows; the order still counts once."""
-    profile = session.get(Profile, profile_id)
-    if profile is not None and delta:
-        profile.revenue = (profile.revenue or Decimal(0)) + delta
+    if delta:
+        session.execute(
+            update(Profile)
+            .where(Profile.id == profile_id)
+            .values(revenue=func.coalesce(Profile.revenue, 0) + delta)
+        )
 
 
 def roots_of(session: Session, member_ids: Iterable[str]) -> dict[str, str]:

@@ -11,7 +11,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from phygital.commerce.models import ProductPair
+from phygital.commerce.models import ProductPair, Promise
+from phygital.identity.models import Profile
 from tests.commerce.webhooks.conftest import Stored, fixture_json, post_shopify, post_woo
 from tests.conftest import Principals
 
@@ -192,3 +193,88 @@ def test_a_woocommerce_edit_of_a_quantity_moves_the_total_and_the_reservation(
     assert stored.order("4711").total == Decimal("81.00")
     stats = customer_of(shop_client, principals, "marco.rossi@example.it")["stats"]
     assert Decimal(stats["revenue"]) == Decimal("81.00")
+
+
+def test_an_erased_customer_is_not_brought_back_by_a_later_update(
+    shop_client: TestClient, stores: dict[str, str], stored: Stored, principals: Principals
+) -> None:
+    post_shopify(shop_client, shopify_order(), webhook_id="create")
+    customer_id = customer_of(shop_client, principals, "giulia.bianchi@example.it")["id"]
+    erased = shop_client.delete(
+        f"/api/v1/customers/{customer_id}", headers=principals.owner.headers
+    )
+    assert erased.status_code == 204, erased.text
+    update = post_shopify(
+        shop_client, edited("2026-11-20T19:00:00+01:00"), webhook_id="edit", topic="orders/updated"
+    )
+    assert update.json()["status"] == "processed"
+    assert "customer attached" not in (update.json()["detail"] or "")
+    order = stored.order(SHOPIFY_ID)
+    assert order.profile_id is None and order.customer_erased_at is not None
+    assert stored.count(Profile) == 0
+    assert order.total == Decimal("143.90")  # the books still follow the shop
+
+
+def test_every_line_removed_after_an_edit_keeps_the_edited_lines(
+    shop_client: TestClient, stores: dict[str, str], stored: Stored
+) -> None:
+    post_shopify(shop_client, shopify_order(), webhook_id="create")
+    first = shopify_order(updated_at="2026-11-20T19:00:00+01:00")
+    first["line_items"][1]["current_quantity"] = 0  # the light goes
+    post_shopify(shop_client, first, webhook_id="edit", topic="orders/updated")
+    emptied = shopify_order(updated_at="2026-11-20T19:30:00+01:00")
+    for line in emptied["line_items"]:
+        line["current_quantity"] = 0
+    response = post_shopify(shop_client, emptied, webhook_id="empty", topic="orders/updated")
+    assert "keeps its lines" in response.json()["detail"]
+    assert "lines revised" not in response.json()["detail"]
+    assert stored.order(SHOPIFY_ID).total == Decimal("89.90")
+    assert stored.stock(stores["MI-BRERA"], LIGHT) == (0, 0)
+
+
+def test_an_edit_of_a_ready_pickup_moves_the_reservation_and_says_so(
+    shop_client: TestClient, stores: dict[str, str], stored: Stored, principals: Principals
+) -> None:
+    created = post_shopify(shop_client, shopify_order(), webhook_id="create")
+    ready = shop_client.post(
+        f"/api/v1/orders/{created.json()['order_id']}/ready", headers=principals.owner.headers
+    )
+    assert ready.status_code == 200, ready.text
+    response = post_shopify(
+        shop_client, edited("2026-11-20T19:00:00+01:00"), webhook_id="edit", topic="orders/updated"
+    )
+    assert "check it again" in response.json()["detail"]
+    assert stored.order(SHOPIFY_ID).status == "ready"
+    store = stores["MI-BRERA"]
+    assert [stored.stock(store, sku) for sku in (HELMET, LIGHT, BOTTLE)] == [(0, 1), (0, 0), (0, 2)]
+
+
+def test_an_attached_guest_gets_the_promise_and_the_consent_the_shop_sends(
+    shop_client: TestClient, stores: dict[str, str], stored: Stored, principals: Principals
+) -> None:
+    guest = shopify_order(email=None, phone=None, customer=None)
+    guest["billing_address"] = {**guest.get("billing_address", {}), "phone": None}
+    post_shopify(shop_client, guest, webhook_id="guest")
+    named = shopify_order(updated_at="2026-11-20T19:00:00+01:00")
+    post_shopify(shop_client, named, webhook_id="named", topic="orders/updated")
+    customer = customer_of(shop_client, principals, "giulia.bianchi@example.it")
+    assert customer["consents"], customer["consents"]
+    with stored.factory() as session:
+        promised = session.scalars(select(Promise.profile_id)).all()
+    assert promised == [stored.order(SHOPIFY_ID).profile_id]
+
+
+def test_the_click_and_collect_journeys_follow_the_edited_lines(
+    shop_client: TestClient, stores: dict[str, str], principals: Principals
+) -> None:
+    post_shopify(shop_client, shopify_order(), webhook_id="create")
+    post_shopify(
+        shop_client, edited("2026-11-20T19:00:00+01:00"), webhook_id="edit", topic="orders/updated"
+    )
+    journeys = shop_client.get(
+        "/api/v1/journeys",
+        params={"kind": "click_and_collect", "from": "2026-11-01", "to": "2026-12-01"},
+        headers=principals.owner.headers,
+    )
+    assert journeys.status_code == 200, journeys.text
+    assert sorted(j["sku"] for j in journeys.json()["items"]) == [HELMET, BOTTLE]

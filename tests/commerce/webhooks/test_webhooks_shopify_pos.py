@@ -120,3 +120,43 @@ def test_a_sale_stored_before_its_location_was_mapped_stays_one_order(
         second = post_shopify(client, update, webhook_id="after", topic="orders/updated")
     assert second.json()["order_id"] == first.json()["order_id"]
     assert stored.order(str(sale["id"])).channel == "web"
+
+
+def test_a_sale_whose_location_is_no_longer_mapped_stays_one_order(
+    db_url: str, clock: FrozenClock, engine: Engine, stores: dict[str, str], stored: Stored
+) -> None:
+    sale = pos_sale(BRERA_LOCATION)
+    mapped = create_app(
+        shop_settings(db_url, shopify_locations=f"{BRERA_LOCATION}=MI-BRERA"),
+        clock=clock,
+        engine=engine,
+    )
+    with TestClient(mapped, base_url="http://testserver") as client:
+        first = post_shopify(client, sale, webhook_id="mapped")
+    unmapped = create_app(shop_settings(db_url), clock=clock, engine=engine)
+    with TestClient(unmapped, base_url="http://testserver") as client:
+        update = pos_sale(BRERA_LOCATION, updated_at="2026-11-22T10:00:00+01:00")
+        second = post_shopify(client, update, webhook_id="unmapped", topic="orders/updated")
+        gone = post_shopify(client, {"id": sale["id"]}, webhook_id="gone", topic="orders/delete")
+    assert second.json()["order_id"] == first.json()["order_id"]
+    assert stored.order(str(sale["id"])).channel == "store"
+    # Found, not "never seen": a sale handed over at the counter is history and stays.
+    assert gone.json()["order_id"] == first.json()["order_id"]
+    assert "not cancelled" in gone.json()["detail"]
+
+
+def test_a_pos_sale_shipped_to_the_customer_is_a_delivery_sold_at_the_store(
+    pos_client: TestClient, stores: dict[str, str], stored: Stored
+) -> None:
+    sale = pos_sale(BRERA_LOCATION)
+    sale["shipping_lines"] = [{"id": 1, "code": "Standard", "title": "Spedizione", "price": "5"}]
+    response = post_shopify(pos_client, sale, webhook_id="ship")
+    order = stored.order(str(sale["id"]))
+    assert (order.channel, order.fulfilment, order.store_id, order.status) == (
+        "store",
+        "delivery",
+        stores["MI-BRERA"],
+        "placed",
+    )
+    assert response.json()["detail"] is None
+    assert stored.stock(stores["MI-BRERA"], "BIKE-LIGHT-USB") == (0, 0)  # not off this shelf

@@ -14,6 +14,7 @@ from decimal import Decimal
 from sqlalchemy import delete, insert
 from sqlalchemy.orm import Session
 
+from phygital.commerce import promises
 from phygital.commerce import service as store_service
 from phygital.commerce.models import Order, OrderLine, OrderStatus
 from phygital.commerce.orders.reading import lines_of
@@ -23,6 +24,7 @@ from phygital.commerce.orders.saving import (
     count_pairs,
     known_names,
     pairs_of,
+    subject,
 )
 from phygital.core.clock import Clock
 from phygital.core.events import publish
@@ -32,10 +34,13 @@ from phygital.identity.resolution import Observation, resolve_many
 Line = tuple[str, int, Decimal]  # sku, quantity, unit price
 
 
-def revise(session: Session, *, clock: Clock, order: Order, data: PreparedOrder) -> list[str]:
+def revise(
+    session: Session, *, clock: Clock, order: Order, data: PreparedOrder, lines: bool = True
+) -> list[str]:
     """Bring a stored order in line with what its channel now says of it: its lines (with
-    everything they moved), and its customer when it had none. A cancelled order is left
-    alone. Returns notes on what changed or was not applied, for the delivery log."""
+    everything they moved; not with `lines=False`, when the channel's lines cannot be trusted
+    as the order's), and its customer when it had none and was not erased. A cancelled order
+    is left alone. Returns notes on what changed or was not applied, for the delivery log."""
     if order.status == OrderStatus.CANCELLED:
         return []
     notes: list[str] = []
@@ -43,7 +48,7 @@ def revise(session: Session, *, clock: Clock, order: Order, data: PreparedOrder)
     old = lines_of(session, [order.id])[order.id]
     before = sorted((ln.sku, ln.quantity, ln.unit_price) for ln in old)
     after = sorted((sku, quantity, price) for sku, quantity, price, _ in data.lines)
-    if before != after:
+    if lines and before != after:
         if order.status in (OrderStatus.FULFILLED, OrderStatus.COLLECTED):
             notes.append(
                 f"lines changed after the order was {order.status}: kept as they were "
@@ -52,8 +57,11 @@ def revise(session: Session, *, clock: Clock, order: Order, data: PreparedOrder)
         else:
             _replace_lines(session, order=order, old=before, data=data)
             notes.append(f"lines revised: {len(before)} -> {len(after)}, total {order.total}")
+            if order.status == OrderStatus.READY:
+                notes.append("the pickup was already ready: the store should check it again")
             changed = True
-    if order.profile_id is None and data.identifiers:
+    if order.profile_id is None and order.customer_erased_at is None and data.identifiers:
+        # An erased customer stays forgotten: the shop repeats them in every update.
         _attach_customer(session, clock=clock, order=order, data=data)
         notes.append("customer attached")
         changed = True
@@ -120,3 +128,4 @@ def _attach_customer(session: Session, *, clock: Clock, order: Order, data: Prep
     resolution = resolve_many(session, clock=clock, observations=[observation])[0]
     if resolution is not None:
         order.profile_id = resolution.profile_id
+        promises.attach(session, subject=subject(order.id), profile_id=resolution.profile_id)

@@ -17,8 +17,6 @@ from phygital.commerce.schemas import LineRead, OrderRead
 from phygital.core.errors import NotFound
 from phygital.identity import service as identity
 
-# An order with more distinct products than this says little about what goes together.
-
 
 def effective_status(order: Order, now: datetime) -> str:
     """The stored status, or `overdue` for a pickup past its promise or its collection time."""

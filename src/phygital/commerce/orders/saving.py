@@ -37,7 +37,6 @@ from phygital.identity.identifiers import Ident
 from phygital.identity.resolution import Observation, resolve_many
 
 # An order with more distinct products than this says little about what goes together.
-
 MAX_PAIR_LINES = 20
 OPEN_PICKUP = (OrderStatus.AWAITING, OrderStatus.READY)
 

@@ -16,8 +16,6 @@ from phygital.commerce.models import (
     PromiseKind,
     Store,
 )
-
-# An order with more distinct products than this says little about what goes together.
 from phygital.commerce.orders.reading import lines_of
 from phygital.commerce.orders.saving import OPEN_PICKUP, subject
 from phygital.core.clock import Clock

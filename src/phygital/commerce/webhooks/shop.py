@@ -4,11 +4,13 @@ A provider module (`shopify`, `woocommerce`) reads its body into one `Action`:
 
 - `ShopOrder`: the shop's current view of an order. Not seen before, it is created through
   `commerce.orders.save_orders` (identity, stock reservation, promise, stats: the one way in),
-  already cancelled or fulfilled if the shop says so. Seen before, only its state follows the
-  shop: cancelled (reservation released, promise called off) or fulfilled (a delivery shipped;
-  a pickup handed over, as the shop's staff mark it in the shop's admin: collected here).
-  Lines of a known order are never rewritten: reservations and statistics were taken from them.
-  An update older than the one applied (the shop's own modification time) is ignored.
+  already cancelled or fulfilled if the shop says so. Seen before, it follows the shop:
+  cancelled (reservation released, promise called off), fulfilled (a delivery shipped; a pickup
+  handed over, as the shop's staff mark it in the shop's admin: collected here), edited (lines,
+  with everything they moved, and a guest order's customer: `commerce.orders.revise`), and the
+  customer's consent as the shop now records it. An update older than the one applied (the
+  shop's own modification time) is ignored. A shop's orders are found by its origin and id in
+  any of its channels (a Shopify POS sale is of channel `store`).
 - `OrderGone`: the shop deleted the order; a known open order is cancelled.
 - `ShopCustomer`: a customer created or changed in the shop, resolved through identity.
 - `Ignore`: a topic Phygital does not act on.
@@ -47,6 +49,9 @@ from phygital.privacy import consent
 from phygital.privacy.consent import ConsentStatement
 
 CHANNEL = "web"
+# The channels a shop's orders may be stored under: a sale on Shopify POS at a mapped location
+# is an in-store sale.
+SHOP_CHANNELS = (CHANNEL, "store")
 MAX_ORDER_TOTAL = Decimal("1e10")
 
 
@@ -58,12 +63,14 @@ class ShopOrder:
     fulfilled: bool = False
     consents: Sequence[ConsentStatement] = ()
     notes: Sequence[str] = ()
+    # False when the body's lines are not the order's (every line removed without a
+    # cancellation: the lines kept are the ones first ordered, good for a first sight only).
+    lines_current: bool = True
 
 
 @dataclass(frozen=True)
 class OrderGone:
     external_id: str
-    channel: str = CHANNEL
 
 
 @dataclass(frozen=True)
@@ -180,15 +187,21 @@ def apply(
     if isinstance(action, ShopCustomer):
         return _apply_customer(session, clock=clock, region=region, customer=action)
     if isinstance(action, OrderGone):
-        return _apply_gone(session, clock=clock, gone=action)
+        return _apply_gone(session, clock=clock, origin=origin, gone=action)
     return _apply_order(session, clock=clock, region=region, origin=origin, item=action)
 
 
-def _find(session: Session, channel: str, external_id: str) -> Order | None:
+def _find(session: Session, origin: OrderOrigin, external_id: str) -> Order | None:
     # FOR UPDATE (PostgreSQL): two updates of one order are applied one after the other.
     return session.scalar(
         select(Order)
-        .where(Order.channel == channel, Order.external_id == external_id)
+        .where(
+            Order.channel.in_(SHOP_CHANNELS),
+            Order.external_id == external_id,
+            Order.origin == origin,
+        )
+        .order_by(Order.created_at)
+        .limit(1)
         .with_for_update()
     )
 
@@ -198,10 +211,9 @@ def _apply_order(
 ) -> Outcome:
     data = item.order
     notes = list(item.notes)
-    order = _find(session, data.channel, data.external_id)
-    if order is None and data.channel != CHANNEL:
-        # A POS sale stored as a web order before its location was mapped stays that order.
-        order = _find(session, CHANNEL, data.external_id)
+    # Whatever channel the order arrives as now (a POS location mapped or unmapped since), it is
+    # the order first stored.
+    order = _find(session, origin, data.external_id)
     if order is None:
         saved = orders.save_orders(
             session,
@@ -237,9 +249,12 @@ def _apply_order(
     else:
         # An edit in the shop: lines added, removed or changed; a guest order's customer.
         revised = orders.prepare(data, region=region)
-        notes.extend(orders.revise(session, clock=clock, order=order, data=revised))
+        notes.extend(
+            orders.revise(session, clock=clock, order=order, data=revised, lines=item.lines_current)
+        )
         if item.fulfilled:
             _fulfilled(session, clock=clock, order=order, notes=notes)
+        _record_consents(session, clock=clock, profile_id=order.profile_id, item=item.consents)
     if item.updated_at is not None and (applied is None or item.updated_at > applied):
         order.source_updated_at = item.updated_at
     session.flush()
@@ -258,8 +273,8 @@ def _fulfilled(session: Session, *, clock: Clock, order: Order, notes: list[str]
             notes.append(f"not collected: {exc.message}")
 
 
-def _apply_gone(session: Session, *, clock: Clock, gone: OrderGone) -> Outcome:
-    order = _find(session, gone.channel, gone.external_id)
+def _apply_gone(session: Session, *, clock: Clock, origin: OrderOrigin, gone: OrderGone) -> Outcome:
+    order = _find(session, origin, gone.external_id)
     if order is None:
         return Outcome(DeliveryStatus.IGNORED, notes=("deleted order never seen",))
     notes: list[str] = []

@@ -108,9 +108,12 @@ def read_order(
             entry["quantity"] = current
         lines.append(entry)
     notes: list[str] = []
-    if not lines and removed:
+    lines_current = bool(lines) or not removed
+    if not lines_current:
+        # Emptied without a cancellation: the order keeps the lines it has (for one never seen,
+        # the lines first ordered).
         lines = removed
-        notes.append("every line was removed in the shop: the lines stay as ordered")
+        notes.append("every line was removed in the shop: the order keeps its lines")
     if not lines:
         raise Rejected("line_items: an order needs at least one line")
 
@@ -140,10 +143,15 @@ def read_order(
     if location is not None:
         code = (locations or {}).get(location)
         if code is not None and stores.has(code):
-            channel, fulfilment, store = STORE_CHANNEL, "in_store", code
+            channel = STORE_CHANNEL
+            if fulfilment == "delivery" and not p.items(data, "shipping_lines", ""):
+                fulfilment, store = "in_store", code  # taken home from the counter
+            elif fulfilment == "delivery":
+                store = code  # sold at the counter, shipped to the customer
         else:
+            why = "is not mapped" if code is None else f"is mapped to {code!r}, no store's code"
             notes.append(
-                f"a Shopify POS sale at location {location}, which names no store "
+                f"a Shopify POS sale at location {location}, which {why} "
                 "(PHYGITAL_SHOPIFY_LOCATIONS): kept as a web order"
             )
     order = build_order(
@@ -171,6 +179,7 @@ def read_order(
         fulfilled=p.text(data, "fulfillment_status", "") == "fulfilled",
         consents=_consents(customer, at=at),
         notes=notes,
+        lines_current=lines_current,
     )
 
 

@@ -1,0 +1,46 @@
+"""A batch of observations resolved together: the identity lock every writer takes,
+`ResolutionBatch` (its state, rules and writing from the sibling modules), and `resolve_many`."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from phygital.core.clock import Clock
+from phygital.core.events import publish
+from phygital.identity.resolution.observations import Observation, Resolution
+from phygital.identity.resolution.rules import _BatchRules
+from phygital.identity.resolution.writing import _BatchWriting
+
+# Every writer of identity takes this lock on PostgreSQL (SQLite serialises writers itself), so
+# two transactions never create two profiles for the same new e-mail at once.
+_PG_IDENTITY_LOCK = 7_216_551_002
+
+
+def lock_identity(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_IDENTITY_LOCK})
+
+
+class ResolutionBatch(_BatchRules, _BatchWriting):
+    """In-memory view of the profiles a batch touches, written back in bulk by `flush()`."""
+
+
+def resolve_many(
+    session: Session,
+    *,
+    clock: Clock,
+    observations: list[Observation],
+    limits: dict[str, int] | None = None,
+) -> list[Resolution | None]:
+    """Resolve a batch of observations in order; one lookup for the whole batch."""
+    lock_identity(session)
+    batch = ResolutionBatch(session, clock=clock, limits=limits)
+    batch.load(i for obs in observations for i in obs.identifiers)
+    results = [batch.resolve(obs) for obs in observations]
+    merged = sorted({batch.profiles[m["survivor_id"]].canonical_id for m in batch.merges})
+    batch.flush()
+    if merged:
+        # Joining profiles may join research to a purchase (journeys listen).
+        publish(session, "identity.changed", clock=clock, customer_ids=merged)
+    return results

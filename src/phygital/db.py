@@ -275,17 +275,12 @@ def execute_many(
             if any(isinstance(v, dict | list) for v in values[:1]):  # JSON documents
                 values = [process(v) for v in values]
             else:
-                memo: dict[Any, Any] = {}
-                processed = []
-                for value in values:
-                    try:
-                        done = memo[value]
-                    except KeyError:
-                        done = memo[value] = process(value)
-                    except TypeError:  # unhashable: a JSON document after a None
-                        done = process(value)
-                    processed.append(done)
-                values = processed
+                try:
+                    # Each distinct value once, then a C-level lookup per row.
+                    done = {value: process(value) for value in set(values)}
+                    values = list(map(done.__getitem__, values))
+                except TypeError:  # unhashable: a JSON document after a None
+                    values = [process(v) for v in values]
         columns.append(values)
     params: list[Any]
     if positions is not None:

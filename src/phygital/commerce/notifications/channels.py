@@ -106,6 +106,17 @@ class Choice:
     reason: str | None  # why no channel, when `channel` is None
 
 
+def may_serve(session: Session, customer: Customer, channel: Channel, *, at: datetime) -> bool:
+    """Whether the customer's consent lets a service message reach them on this channel now."""
+    return consent.may_contact(
+        session,
+        member_ids=customer.member_ids,
+        channel=channel.name,
+        purpose=Purpose.SERVICE,
+        at=at,
+    )
+
+
 def choose_channel(
     session: Session,
     *,
@@ -120,14 +131,7 @@ def choose_channel(
         if not address:
             reasons.append(channel.no_address)
             continue
-        allowed = consent.may_contact(
-            session,
-            member_ids=customer.member_ids,
-            channel=channel.name,
-            purpose=Purpose.SERVICE,
-            at=at,
-        )
-        if not allowed:
+        if not may_serve(session, customer, channel, at=at):
             reasons.append(channel.refused)
             continue
         return Choice(channel, address, None)

@@ -11,7 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from phygital.commerce.models import Notification, NotificationStatus, Store
-from phygital.commerce.notifications.channels import Channel, Outgoing, SendFailed, channel_named
+from phygital.commerce.notifications.channels import (
+    Channel,
+    Outgoing,
+    SendFailed,
+    channel_named,
+    may_serve,
+)
 from phygital.commerce.notifications.constants import (
     CUSTOMER_GONE,
     ERROR_LIMIT,
@@ -23,8 +29,6 @@ from phygital.commerce.notifications.constants import (
 from phygital.commerce.notifications.pickup import _customer
 from phygital.core.jobs import JobContext, PermanentJobError, RetryableJobError, job_handler
 from phygital.identity.service import Customer
-from phygital.privacy import consent
-from phygital.privacy.models import Purpose
 
 # The package's logger, as before it was split.
 log = logging.getLogger("phygital.commerce.notifications")
@@ -101,14 +105,7 @@ def _withdrawn(
     written (retries can come much later), or their profile was erased."""
     if customer is None:
         return CUSTOMER_GONE
-    allowed = consent.may_contact(
-        session,
-        member_ids=customer.member_ids,
-        channel=channel.name,
-        purpose=Purpose.SERVICE,
-        at=at,
-    )
-    return "" if allowed else channel.refused
+    return "" if may_serve(session, customer, channel, at=at) else channel.refused
 
 
 def _store_email(session: Session, store_id: str | None) -> str | None:

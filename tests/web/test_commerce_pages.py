@@ -21,6 +21,7 @@ from phygital.commerce.models import Notification, OrderOrigin, Stock, StoreExce
 from phygital.commerce.schemas import OrderCreate, ProductCreate
 from phygital.commerce.views.stores import ShiftError, parse_shifts
 from phygital.core.clock import FrozenClock
+from phygital.privacy import service as privacy
 from phygital.tracking import service as tracking_service
 from phygital.tracking.models import Channel
 from tests.conftest import Principals, csrf_from, login
@@ -528,6 +529,23 @@ def test_order_list_runs_the_same_queries_for_3_and_40_customers(
     assert few == many, (few, many)
     # User, stores, the page of orders, their customers in one statement (+ SQLite's BEGIN).
     assert many <= 5, many
+
+
+def test_order_page_says_whether_a_sale_was_anonymous_or_its_customer_forgotten(
+    browser: TestClient, principals: Principals, db: Session, clock: FrozenClock
+) -> None:
+    catalogue(db)
+    anonymous = place(db, clock, "anon", fulfilment="in_store", channel="store")
+    named = place(db, clock, "named", email="dimentica@example.com", name="Da Dimenticare")
+    customer_id = order_service.get_order(db, named).profile_id
+    assert customer_id is not None
+    privacy.erase_customer(db, clock=clock, customer_id=customer_id, actor="test")
+    db.commit()
+    login(browser, principals.owner)
+    assert "una vendita anonima" in browser.get(f"/orders/{anonymous}").text
+    page = browser.get(f"/orders/{named}").text
+    assert "ha chiesto di essere dimenticato" in page
+    assert "Da Dimenticare" not in page and "dimentica@example.com" not in page
 
 
 def test_order_page_tells_the_story_of_a_pickup(

@@ -24,7 +24,6 @@ from phygital.identity.service.customers import (
 from phygital.identity.service.members import (
     identifier_values,
     member_ids_of,
-    refresh_search_text,
     roots_of,
 )
 from phygital.identity.service.merging import merge, merge_history, unmerge
@@ -46,7 +45,6 @@ __all__ = [
     "merge_history",
     "name_of",
     "parse_identifiers",
-    "refresh_search_text",
     "revise_order_amount",
     "root_id",
     "roots_of",

@@ -8,9 +8,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from phygital.identity.identifiers import Ident
 from phygital.identity.models import Identifier, Profile
-from phygital.identity.resolution import search_text
 
 
 def roots_of(session: Session, member_ids: Iterable[str]) -> dict[str, str]:
@@ -47,14 +45,3 @@ def member_ids_of(session: Session, customer_ids: Iterable[str]) -> dict[str, li
         for member, root in rows:
             result[root].append(member)
     return result
-
-
-def refresh_search_text(session: Session, *, profile_id: str) -> None:
-    profile = session.get(Profile, profile_id)
-    if profile is None:
-        return
-    idents = [
-        Ident(i.kind, i.value)
-        for i in session.scalars(select(Identifier).where(Identifier.profile_id == profile_id))
-    ]
-    profile.search_text = search_text(profile.traits or {}, idents)

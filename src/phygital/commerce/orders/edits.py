@@ -28,8 +28,9 @@ from phygital.commerce.orders.saving import (
 )
 from phygital.core.clock import Clock
 from phygital.core.events import publish
+from phygital.db import execute_many
 from phygital.identity import service as identity
-from phygital.identity.resolution import Observation, resolve_many
+from phygital.identity.resolution import resolve_many
 
 Line = tuple[str, int, Decimal]  # sku, quantity, unit price
 
@@ -75,19 +76,11 @@ def revise(
 def _replace_lines(session: Session, *, order: Order, old: list[Line], data: PreparedOrder) -> None:
     known = known_names(session, {sku for sku, *_ in data.lines})
     session.execute(delete(OrderLine).where(OrderLine.order_id == order.id))
-    session.execute(
-        insert(OrderLine),
-        [
-            {
-                "order_id": order.id,
-                "sku": sku,
-                "name": name or known.get(sku),
-                "quantity": quantity,
-                "unit_price": price,
-                "known": sku in known,
-            }
-            for sku, quantity, price, name in data.lines
-        ],
+    execute_many(
+        session,
+        insert(OrderLine.__table__),  # type: ignore[arg-type]
+        data.line_rows(order.id, known),
+        cache_key="order_lines.insert",
     )
     if order.status in OPEN_PICKUP and order.store_id is not None:
         # The units a waiting pickup holds on the shelf follow its lines.
@@ -115,16 +108,7 @@ def _replace_lines(session: Session, *, order: Order, old: list[Line], data: Pre
 def _attach_customer(session: Session, *, clock: Clock, order: Order, data: PreparedOrder) -> None:
     """A guest order whose customer the shop now names (a login after checkout, an account
     made for it): it joins the person's profile and counters as if it had named them at once."""
-    observation = Observation(
-        identifiers=data.identifiers,
-        at=order.placed_at,
-        traits=dict(data.traits),
-        channel=order.channel,
-        cause="order",
-        ref=f"order {order.channel}:{order.external_id}",
-        counts_as_event=False,
-        order_amount=order.total,
-    )
+    observation = data.observation(amount=order.total)
     resolution = resolve_many(session, clock=clock, observations=[observation])[0]
     if resolution is not None:
         order.profile_id = resolution.profile_id

@@ -59,25 +59,6 @@ def _initial_status(fulfilment: str) -> OrderStatus:
     return OrderStatus.PLACED
 
 
-def observation_for(data: OrderCreate, *, region: str, field: str = "customer") -> Observation:
-    """What an order says about its customer (identifiers normalised; `Invalid` names the bad
-    one)."""
-    idents = identity.parse_identifiers(
-        [(i.kind, i.value) for i in data.customer.identifiers],
-        region=region,
-        field=f"{field}.identifiers",
-    )
-    return Observation(
-        identifiers=idents,
-        at=data.placed_at,
-        traits=dict(data.customer.traits),
-        channel=data.channel,
-        cause="order",
-        ref=f"order {data.channel}:{data.external_id}",
-        counts_as_event=False,
-    )
-
-
 @dataclass(slots=True)
 class PreparedOrder:
     """An order whose values are checked and whose customer identifiers are normalised: what
@@ -101,6 +82,34 @@ class PreparedOrder:
     def total(self) -> Decimal:
         return sum((price * quantity for _, quantity, price, _ in self.lines), Decimal("0.00"))
 
+    def observation(self, *, amount: Decimal | None) -> Observation:
+        """What the order says about its customer, for identity resolution; `amount` moves
+        their order counters with the same write (None: the order does not count)."""
+        return Observation(
+            identifiers=self.identifiers,
+            at=self.placed_at,
+            traits=dict(self.traits),
+            channel=self.channel,
+            cause="order",
+            ref=f"order {self.channel}:{self.external_id}",
+            counts_as_event=False,
+            order_amount=amount,
+        )
+
+    def line_rows(self, order_id: str, known: dict[str, str]) -> list[dict[str, object]]:
+        """The order's lines as `order_lines` rows; `known`: the catalogue's names by sku."""
+        return [
+            {
+                "order_id": order_id,
+                "sku": sku,
+                "name": name or known.get(sku),
+                "quantity": quantity,
+                "unit_price": unit_price,
+                "known": sku in known,
+            }
+            for sku, quantity, unit_price, name in self.lines
+        ]
+
 
 def prepare(data: OrderCreate, *, region: str) -> PreparedOrder:
     """An API order as a `PreparedOrder` (`Invalid` names a bad identifier)."""
@@ -111,7 +120,11 @@ def prepare(data: OrderCreate, *, region: str) -> PreparedOrder:
         fulfilment=data.fulfilment or "",
         store=data.store,
         lines=[(ln.sku, ln.quantity, ln.unit_price, ln.name) for ln in data.lines],
-        identifiers=observation_for(data, region=region).identifiers,
+        identifiers=identity.parse_identifiers(
+            [(i.kind, i.value) for i in data.customer.identifiers],
+            region=region,
+            field="customer.identifiers",
+        ),
         traits=dict(data.customer.traits),
         currency=data.currency,
         label=data.label,
@@ -192,19 +205,9 @@ def save_prepared(
 
     totals = {index: items[index].total for index in new}
     with_identity = [i for i in new if items[i].identifiers]
+    # The customer's order counters move with the same write as their identity.
     observations = [
-        Observation(
-            identifiers=items[i].identifiers,
-            at=items[i].placed_at,
-            traits=dict(items[i].traits),
-            channel=items[i].channel,
-            cause="order",
-            ref=f"order {items[i].channel}:{items[i].external_id}",
-            counts_as_event=False,
-            # The customer's order counters move with the same write as their identity.
-            order_amount=None if i in cancelled_at else totals[i],
-        )
-        for i in with_identity
+        items[i].observation(amount=None if i in cancelled_at else totals[i]) for i in with_identity
     ]
     resolutions = resolve_many(session, clock=clock, observations=observations)
     profile_of = {
@@ -259,17 +262,7 @@ def save_prepared(
                 "collected_at": None,
             }
         )
-        for sku, quantity, unit_price, name in item.lines:
-            line_rows.append(
-                {
-                    "order_id": order_id,
-                    "sku": sku,
-                    "name": name or known.get(sku),
-                    "quantity": quantity,
-                    "unit_price": unit_price,
-                    "known": sku in known,
-                }
-            )
+        line_rows += item.line_rows(order_id, known)
         if is_cancelled:
             continue
         if store is not None:

@@ -18,6 +18,8 @@ from collections.abc import Callable, Generator, Iterator
 from queue import Empty
 from typing import Any, ParamSpec, TypeVar
 
+from phygital.core.collector import tune_for_bulk
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -41,6 +43,7 @@ def _produce_into(
     kwargs: dict[str, Any],
     queue: multiprocessing.Queue[Any],
 ) -> None:
+    tune_for_bulk()  # this process only reads ahead
     try:
         for item in produce(*args, **kwargs):
             # Pickled here, not by the queue's feeder thread, which would drop an item it

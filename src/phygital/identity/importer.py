@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from phygital.core.clock import Clock
+from phygital.core.collector import bulk_allocations
 from phygital.core.csvfile import (
     NO,
     YES,
@@ -381,7 +382,8 @@ def run_import(
     chunks = (
         read_ahead(parse_file, file, **arguments) if parallel else parse_file(file, **arguments)
     )
-    with closing(chunks):  # a failed batch stops the reading process too
+    # closing: a failed batch stops the reading process too
+    with closing(chunks), bulk_allocations():
         for chunk in chunks:
             for line, reason in chunk.bad:
                 on_bad_row(line, reason)

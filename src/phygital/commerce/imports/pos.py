@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from decimal import Decimal
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -42,6 +42,7 @@ from phygital.commerce.imports.common import (
 from phygital.commerce.models import OrderOrigin, Store
 from phygital.commerce.orders import PreparedOrder, save_prepared
 from phygital.core.clock import Clock
+from phygital.core.collector import bulk_allocations
 from phygital.core.csvfile import (
     CsvFile,
     RowError,
@@ -81,8 +82,7 @@ class PosRowError(RowError):
 
 
 class PosLine(NamedTuple):
-    """One good till row. (A named tuple: rows cross from the reading process, and tuples
-    pickle several times faster than dataclasses.)"""
+    """One good till row."""
 
     line: int
     receipt_id: str
@@ -269,24 +269,50 @@ class Receipt:
     def rows(self) -> int:
         return len(self.lines) + len(self.bad)
 
-    def identifiers(self) -> list[Ident]:
+    def ready(self) -> ReadReceipt:
+        """The whole receipt, as it is sent to the writing process."""
         found: dict[str, Ident] = {}
         for line in self.lines:
             for ident in line.identifiers:
                 found.setdefault(ident.key, ident)
-        return list(found.values())
+        first = self.lines[0] if self.lines else None
+        return ReadReceipt(
+            receipt_id=self.receipt_id,
+            sold_at=first.sold_at if first else None,
+            store=first.store if first else "",
+            identifiers=tuple(found.values()),
+            lines=tuple((ln.line, ln.sku, ln.quantity, ln.unit_price) for ln in self.lines),
+            bad=tuple(self.bad),
+        )
+
+
+class ReadReceipt(NamedTuple):
+    """A receipt read whole: its good lines `(file line, sku, quantity, unit price)` and its bad
+    rows `(file line, reason)` (any bad row skips the receipt). Plain tuples throughout: receipts
+    cross from the reading process, and tuples unpickle several times faster than objects."""
+
+    receipt_id: str
+    sold_at: datetime | None  # None: no good line
+    store: str
+    identifiers: tuple[Ident, ...]
+    lines: tuple[tuple[int, str, int, Decimal], ...]
+    bad: tuple[tuple[int, str], ...]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt by the tuple constructor itself, not by a Python-level __new__ per receipt.
+        return (tuple.__new__, (ReadReceipt, tuple(self)))
 
     def order(self) -> PreparedOrder:
         """The receipt as an in-store order of the store channel."""
-        first = self.lines[0]
+        assert self.sold_at is not None
         return PreparedOrder(
             external_id=self.receipt_id,
             channel="store",
-            placed_at=first.sold_at,
+            placed_at=self.sold_at,
             fulfilment="in_store",
-            store=first.store,
-            lines=[(ln.sku, ln.quantity, ln.unit_price, None) for ln in self.lines],
-            identifiers=self.identifiers(),
+            store=self.store,
+            lines=[(sku, quantity, price, None) for _, sku, quantity, price in self.lines],
+            identifiers=list(self.identifiers),
         )
 
 
@@ -298,30 +324,29 @@ def import_receipts(
     session: Session,
     *,
     clock: Clock,
-    receipts: list[Receipt],
+    receipts: list[ReadReceipt],
     stores: dict[str, Store],
 ) -> tuple[ImportReport, list[tuple[int, str]]]:
     """Save the good receipts as in-store orders (those already imported are left alone);
     return what was done and every row not imported with its reason. Does not commit."""
     result = ImportReport()
     bad: list[tuple[int, str]] = []
-    good: list[Receipt] = []
+    good: list[ReadReceipt] = []
     for receipt in receipts:
-        if receipt.lines and receipt.lines[0].store not in stores:
-            code = receipt.lines[0].store
-            receipt.bad += [
-                (ln.line, f"store: no store with code {code!r}") for ln in receipt.lines
+        if receipt.lines and receipt.store not in stores:
+            bad += receipt.bad
+            bad += [
+                (line[0], f"store: no store with code {receipt.store!r}") for line in receipt.lines
             ]
-            receipt.lines = []
-        if receipt.bad:
+        elif receipt.bad:
             bad += receipt.bad
             first_bad = min(line for line, _ in receipt.bad)
             bad += [
                 (
-                    ln.line,
+                    line[0],
                     f"not imported: receipt {receipt.receipt_id} has a bad row on line {first_bad}",
                 )
-                for ln in receipt.lines
+                for line in receipt.lines
             ]
         elif receipt.lines:
             good.append(receipt)
@@ -336,7 +361,7 @@ def import_receipts(
         for receipt, done in zip(good, saved, strict=True):
             if done.created:
                 result.created += 1
-                if any(ln.identifiers for ln in receipt.lines):
+                if receipt.identifiers:
                     result.customers += 1
             else:
                 result.unchanged += 1
@@ -359,7 +384,7 @@ class Chunk:
     """Whole receipts read from the file (about a batch of rows), the rows found bad on their
     own, how many rows were read and the last line reached."""
 
-    receipts: list[Receipt]
+    receipts: list[ReadReceipt]
     bad: list[tuple[int, str]]
     rows: int
     last_line: int
@@ -399,13 +424,14 @@ def read_receipts(
                 receipt = open_receipts[receipt_id] = Receipt(receipt_id)
             receipt.add(line)
         if ends.get(receipt_id) == start:
-            chunk.receipts.append(open_receipts.pop(receipt_id))
+            chunk.receipts.append(open_receipts.pop(receipt_id).ready())
             ready_rows += receipt.rows
             if ready_rows >= batch_size:
                 yield chunk
                 chunk = Chunk([], [], 0, end)
                 ready_rows = 0
-    chunk.receipts.extend(open_receipts.values())  # none, unless the file changed meanwhile
+    # None, unless the file changed meanwhile.
+    chunk.receipts.extend(r.ready() for r in open_receipts.values())
     yield chunk
 
 
@@ -441,14 +467,15 @@ def run_pos_import(
     report = ImportReport()
     errors = Errors(report, on_bad_row)
     stores: dict[str, Store] = {}
-    with closing(chunks):  # a failed batch stops the reading process too
+    # closing: a failed batch stops the reading process too
+    with closing(chunks), bulk_allocations():
         for chunk in chunks:
             report.rows += chunk.rows
             for line, reason in chunk.bad:
                 errors.add(line, reason)
             if chunk.receipts:
                 with factory() as session, session.begin():
-                    missing = {r.lines[0].store for r in chunk.receipts if r.lines} - stores.keys()
+                    missing = {r.store for r in chunk.receipts if r.lines} - stores.keys()
                     stores.update(service.stores_by_code(session, missing))
                     done, bad = import_receipts(
                         session, clock=clock, receipts=chunk.receipts, stores=stores

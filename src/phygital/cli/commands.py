@@ -21,6 +21,7 @@ from phygital.cli.common import fail, open_database, unit_of_work
 from phygital.cli.imports import import_app
 from phygital.config import get_settings
 from phygital.core.clock import SystemClock
+from phygital.core.collector import tune_for_bulk
 from phygital.core.jobs import Worker
 from phygital.journeys import cli as journeys_cli
 
@@ -111,8 +112,10 @@ def serve(
     )
     # What was loaded to start (modules, templates, settings) lives as long as the process: move it
     # out of the collector's reach, so the full collections that large tracking batches trigger
-    # do not walk it again and again (they were ~5 % of the ingestion time).
+    # do not walk it again and again (they were ~5 % of the ingestion time); and make those
+    # collections rare (a batch of 500 messages is a bulk job; see core.collector).
     gc.freeze()
+    tune_for_bulk()
     uvicorn.run(application, host=host, port=port, log_level="info", proxy_headers=True)
 
 

@@ -47,7 +47,7 @@ from phygital.db import Base, transaction
 from phygital.identity import service
 from phygital.identity.identifiers import ANONYMOUS_ID, USER_ID, Ident
 from phygital.identity.models import Identifier, IdentityConflict, MergeRecord, Profile
-from phygital.identity.resolution import Observation, resolve_many
+from phygital.identity.resolution import IdentityCarry, Observation, resolve_many
 from tests.conftest import START
 from tests.identity.conftest import customers
 
@@ -89,10 +89,12 @@ class Fresh:
         empty_tables(self.engine)
         self.clock.set(START)
 
-    def resolve(self, observations: list[Observation]) -> list[Any]:
+    def resolve(
+        self, observations: list[Observation], carry: IdentityCarry | None = None
+    ) -> list[Any]:
         self.clock.advance(timedelta(seconds=1))
         with transaction(self.factory) as session:
-            return resolve_many(session, clock=self.clock, observations=observations)
+            return resolve_many(session, clock=self.clock, observations=observations, carry=carry)
 
     def check_structure(self) -> None:
         """Every member's canonical id is a root: merges and unmerges keep clusters flat."""
@@ -279,13 +281,16 @@ def test_customers_do_not_depend_on_arrival_order_or_batching(
     fresh.resolve([ev.observation() for ev in shuffled])
     assert_matches(fresh, want, len(events))
 
-    fresh.reset()  # shuffled, in batches of random sizes
     shuffled = data.draw(st.permutations(events), label="batches")
     cuts = sorted(data.draw(st.sets(st.integers(1, len(events)), max_size=3), label="cuts"))
-    for start, end in zip([0, *cuts], [*cuts, len(events)], strict=True):
-        if start < end:
-            fresh.resolve([ev.observation() for ev in shuffled[start:end]])
-    assert_matches(fresh, want, len(events))
+    # Shuffled, in batches of random sizes; then the same batches handing on what they learned,
+    # as a bulk import does (IdentityCarry).
+    for carry in (None, IdentityCarry()):
+        fresh.reset()
+        for start, end in zip([0, *cuts], [*cuts, len(events)], strict=True):
+            if start < end:
+                fresh.resolve([ev.observation() for ev in shuffled[start:end]], carry)
+        assert_matches(fresh, want, len(events))
 
 
 # -- (b) no customer ever holds two user ids ------------------------------------------------

@@ -56,6 +56,7 @@ from phygital.core.csvfile import (
 from phygital.core.readahead import MIN_ROWS, read_ahead, worth_it
 from phygital.identity import identifiers as ids
 from phygital.identity.identifiers import Ident, IdentifierError
+from phygital.identity.resolution import IdentityCarry
 
 
 class PosCsv(CsvFile):
@@ -326,6 +327,7 @@ def import_receipts(
     clock: Clock,
     receipts: list[ReadReceipt],
     stores: dict[str, Store],
+    carry: IdentityCarry | None = None,
 ) -> tuple[ImportReport, list[tuple[int, str]]]:
     """Save the good receipts as in-store orders (those already imported are left alone);
     return what was done and every row not imported with its reason. Does not commit."""
@@ -357,6 +359,7 @@ def import_receipts(
             origin=OrderOrigin.POS,
             orders=[r.order() for r in good],
             stores=stores,
+            carry=carry,
         )
         for receipt, done in zip(good, saved, strict=True):
             if done.created:
@@ -467,6 +470,7 @@ def run_pos_import(
     report = ImportReport()
     errors = Errors(report, on_bad_row)
     stores: dict[str, Store] = {}
+    carry = IdentityCarry()
     # closing: a failed batch stops the reading process too
     with closing(chunks), bulk_allocations():
         for chunk in chunks:
@@ -478,7 +482,7 @@ def run_pos_import(
                     missing = {r.store for r in chunk.receipts if r.lines} - stores.keys()
                     stores.update(service.stores_by_code(session, missing))
                     done, bad = import_receipts(
-                        session, clock=clock, receipts=chunk.receipts, stores=stores
+                        session, clock=clock, receipts=chunk.receipts, stores=stores, carry=carry
                     )
                 add_up(report, done)
                 for line, reason in bad:

@@ -34,7 +34,7 @@ from phygital.core.events import publish
 from phygital.db import execute_many, new_id
 from phygital.identity import service as identity
 from phygital.identity.identifiers import Ident
-from phygital.identity.resolution import Observation, resolve_many
+from phygital.identity.resolution import IdentityCarry, Observation, resolve_many
 
 # An order with more distinct products than this says little about what goes together.
 MAX_PAIR_LINES = 20
@@ -176,9 +176,11 @@ def save_prepared(
     cancelled: Iterable[int] = (),
     source_updated_at: Sequence[datetime | None] | None = None,
     stores: dict[str, Store] | None = None,
+    carry: IdentityCarry | None = None,
 ) -> list[Saved]:
     """`save_orders` for orders already checked and normalised (see `PreparedOrder`): the one
-    place orders are written. `stores` may pass the stores by code when the caller has them."""
+    place orders are written. `stores` may pass the stores by code when the caller has them;
+    a bulk import passes its `carry` (identity learned by its earlier batches)."""
     items = orders
     cancelled_at = set(cancelled)
     wanted = {i.store for i in items if i.store}
@@ -209,7 +211,7 @@ def save_prepared(
     observations = [
         items[i].observation(amount=None if i in cancelled_at else totals[i]) for i in with_identity
     ]
-    resolutions = resolve_many(session, clock=clock, observations=observations)
+    resolutions = resolve_many(session, clock=clock, observations=observations, carry=carry)
     profile_of = {
         i: r.profile_id for i, r in zip(with_identity, resolutions, strict=True) if r is not None
     }

@@ -18,10 +18,12 @@ joins and merges profiles per the contract (section 3), and writes everything in
 The package, by subject: `observations` (what resolution takes and gives, and the per-kind
 limits), `loading` (a batch's in-memory profiles, loaded with their clusters), `rules` (the rules
 above, run in memory), `writing` (the bulk write-back) and `batch` (the identity lock,
-`ResolutionBatch`, which puts the three together, and `resolve_many`).
+`ResolutionBatch`, which puts the three together, and `resolve_many`), and `carry` (what a bulk
+job's batches hand on to the next).
 """
 
 from phygital.identity.resolution.batch import ResolutionBatch, lock_identity, resolve_many
+from phygital.identity.resolution.carry import IdentityCarry
 from phygital.identity.resolution.observations import (
     DEFAULT_LIMITS,
     EXTERNAL_LIMIT,
@@ -37,6 +39,7 @@ __all__ = [
     "DEFAULT_LIMITS",
     "EXTERNAL_LIMIT",
     "NAME_TRAITS",
+    "IdentityCarry",
     "Observation",
     "Resolution",
     "ResolutionBatch",

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from phygital.core.clock import Clock
 from phygital.core.events import publish
+from phygital.identity.resolution.carry import IdentityCarry
 from phygital.identity.resolution.observations import Observation, Resolution
 from phygital.identity.resolution.rules import _BatchRules
 from phygital.identity.resolution.writing import _BatchWriting
@@ -32,14 +33,24 @@ def resolve_many(
     clock: Clock,
     observations: list[Observation],
     limits: dict[str, int] | None = None,
+    carry: IdentityCarry | None = None,
 ) -> list[Resolution | None]:
-    """Resolve a batch of observations in order; one lookup for the whole batch."""
+    """Resolve a batch of observations in order; one lookup for the whole batch. A bulk job
+    passes the same `carry` to each of its batches (see `IdentityCarry`; nothing else in the
+    transaction may change identity after this call)."""
     lock_identity(session)
     batch = ResolutionBatch(session, clock=clock, limits=limits)
+    if carry is not None:
+        held = carry.take(session, limits=batch.limits)
+        if isinstance(held, ResolutionBatch):
+            batch = held
+            batch.clock = clock
     batch.load(i for obs in observations for i in obs.identifiers)
     results = [batch.resolve(obs) for obs in observations]
     merged = sorted({batch.profiles[m["survivor_id"]].canonical_id for m in batch.merges})
     batch.flush()
+    if carry is not None:
+        carry.hold(session, batch)
     if merged:
         # Joining profiles may join research to a purchase (journeys listen).
         publish(session, "identity.changed", clock=clock, customer_ids=merged)

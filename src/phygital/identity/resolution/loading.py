@@ -59,6 +59,9 @@ class _BatchState:
         self.owner: dict[str, str] = {}  # identifier key -> member profile id
         self.profiles: dict[str, _ProfileState] = {}
         self.members: dict[str, set[str]] = {}  # root -> member ids (root included)
+        # The profiles this batch created or changed: what `flush` writes (a carried batch
+        # holds many more profiles than it touches).
+        self.touched: dict[str, _ProfileState] = {}
         self.new_identifiers: list[dict[str, Any]] = []
         self.merges: list[dict[str, Any]] = []
         self.conflicts: list[dict[str, Any]] = []

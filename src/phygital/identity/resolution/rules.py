@@ -161,6 +161,7 @@ class _BatchRules(_BatchState):
                 }
             )
             member.changed.add("search_text")
+        self.touched[member.id] = member
         self._observe(member, obs)
         return Resolution(profile_id=member.id, customer_id=root, created=created)
 
@@ -182,6 +183,7 @@ class _BatchRules(_BatchState):
         )
         self.profiles[pid] = state
         self.members[pid] = {pid}
+        self.touched[pid] = state
         return state
 
     def _merge(self, roots: list[str], obs: Observation, active: list[Ident]) -> str:
@@ -196,10 +198,12 @@ class _BatchRules(_BatchState):
                 state = self.profiles[member_id]
                 state.canonical_id = survivor
                 state.changed.add("canonical_id")
+                self.touched[member_id] = state
             merged_root = self.profiles[root]
             merged_root.merged_into_id = survivor
             merged_root.merged_at = now
             merged_root.changed.update(("merged_into_id", "merged_at"))
+            self.touched[root] = merged_root
             self.members[survivor] |= moved
             self.merges.append(
                 {

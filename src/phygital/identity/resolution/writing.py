@@ -25,7 +25,7 @@ class _BatchWriting(_BatchState):
         now = self.clock.now()
         new_rows = []
         changed = []
-        for p in self.profiles.values():
+        for p in self.touched.values():
             if p.new:
                 new_rows.append(
                     {
@@ -65,6 +65,7 @@ class _BatchWriting(_BatchState):
             p.changed = set()
             p.orders_added = 0
             p.revenue_added = Decimal(0)
+        self.touched = {}
         session = self.session
         if new_rows:
             execute_many(session, insert(_P_TABLE), new_rows, cache_key="profiles.insert")  # type: ignore[arg-type]

@@ -1,0 +1,96 @@
+"""IdentityCarry: a bulk job's batches hand on what they learned about identity, and only while
+the database still holds exactly that (SQLite; on PostgreSQL every batch starts afresh)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Engine, event, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from phygital.core.clock import FrozenClock
+from phygital.db import make_engine, make_session_factory, transaction
+from phygital.identity import service
+from phygital.identity.models import Profile
+from phygital.identity.resolution import IdentityCarry, Observation, Resolution, resolve_many
+from tests.identity.conftest import observe
+
+
+def resolve(
+    factory: sessionmaker[Session], clock: FrozenClock, carry: IdentityCarry, *obs: Observation
+) -> list[Resolution | None]:
+    with transaction(factory) as session:
+        return resolve_many(session, clock=clock, observations=list(obs), carry=carry)
+
+
+@contextmanager
+def identifier_lookups(engine: Engine) -> Iterator[list[str]]:
+    """The statements that read the identifiers table while the block runs."""
+    found: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("SELECT") and "identifiers" in statement:
+            found.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        yield found
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+
+def test_a_later_batch_does_not_look_up_people_an_earlier_one_met(
+    engine: Engine, session_factory: sessionmaker[Session], clock: FrozenClock, db_kind: str
+) -> None:
+    carry = IdentityCarry()
+    [first] = resolve(session_factory, clock, carry, observe("email:giulia@example.it"))
+    with identifier_lookups(engine) as lookups:
+        [again] = resolve(session_factory, clock, carry, observe("email:giulia@example.it"))
+    assert first is not None and again is not None
+    assert again.customer_id == first.customer_id and not again.created
+    # SQLite: known from the carry. PostgreSQL: looked up again (no carry there).
+    assert len(lookups) == (0 if db_kind == "sqlite" else 2)
+
+
+def test_a_change_made_by_another_connection_is_seen_by_the_next_batch(
+    db_url: str, session_factory: sessionmaker[Session], clock: FrozenClock
+) -> None:
+    carry = IdentityCarry()
+    [giulia] = resolve(session_factory, clock, carry, observe("email:giulia@example.it"))
+    clock.advance(timedelta(minutes=1))  # the phone's customer is the newer: merged into Giulia
+    [other] = resolve(session_factory, clock, carry, observe("phone:3471234567"))
+    assert giulia is not None and other is not None
+    # A person merges the two in the web app (another connection) between two batches.
+    elsewhere = make_engine(db_url)
+    try:
+        with transaction(make_session_factory(elsewhere, clock)) as session:
+            survivor = service.merge(
+                session,
+                clock=clock,
+                customer_id=giulia.customer_id,
+                other_id=other.customer_id,
+                by="manager",
+            )
+    finally:
+        elsewhere.dispose()
+    assert survivor == giulia.customer_id
+    [later] = resolve(session_factory, clock, carry, observe("phone:3471234567", channel="store"))
+    assert later is not None and later.customer_id == giulia.customer_id
+
+
+def test_a_batch_rolled_back_is_not_handed_on(
+    session_factory: sessionmaker[Session], clock: FrozenClock
+) -> None:
+    carry = IdentityCarry()
+    with pytest.raises(RuntimeError), transaction(session_factory) as session:
+        resolve_many(
+            session, clock=clock, observations=[observe("email:giulia@example.it")], carry=carry
+        )
+        raise RuntimeError("the batch fails after resolving")
+    [again] = resolve(session_factory, clock, carry, observe("email:giulia@example.it"))
+    assert again is not None and again.created
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Profile)) == 1

@@ -49,7 +49,7 @@ StoreOption = Annotated[
     ),
 ]
 BatchSize = Annotated[
-    int, typer.Option(help="Rows committed together.", min=1, max=100_000, hidden=True)
+    int, typer.Option(help="Rows committed together (one transaction).", min=1, max=100_000)
 ]
 
 
@@ -275,7 +275,7 @@ def import_stock(
 def import_pos(
     file: ImportFile,
     store: StoreOption = None,
-    batch_size: BatchSize = 10_000,
+    batch_size: BatchSize = 25_000,
 ) -> None:
     """Import till sales (a POS export) from a CSV file: one in-store order per receipt.
 

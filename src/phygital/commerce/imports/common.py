@@ -29,7 +29,7 @@ POS_COLUMNS = (
 
 DEFAULT_BATCH_SIZE = 1000
 # Till rows are small and a receipt is written in bulk: larger batches amortise the statements.
-DEFAULT_POS_BATCH_SIZE = 10_000
+DEFAULT_POS_BATCH_SIZE = 25_000
 MAX_QUANTITY = 100_000
 MAX_STOCK = 10_000_000
 SKU_PATTERN = re.compile(r"^[^\s/]{1,100}$")

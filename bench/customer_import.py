@@ -15,6 +15,7 @@ import csv
 import os
 import random
 import resource
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -105,6 +106,7 @@ def main() -> None:
             f"{os.getloadavg()[0]:.1f} after"
         )
     engine.dispose()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

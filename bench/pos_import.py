@@ -19,6 +19,7 @@ import csv
 import os
 import random
 import resource
+import shutil
 import tempfile
 import time
 import uuid
@@ -246,6 +247,9 @@ def main() -> None:
     finally:
         engine.dispose()
         drop_database(url)
+        shutil.rmtree(folder, ignore_errors=True)
+        if url.startswith("sqlite:///"):
+            shutil.rmtree(Path(url.removeprefix("sqlite:///")).parent, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -226,6 +226,16 @@ def make_session_factory(engine: Engine, clock: Clock | None = None) -> sessionm
 
 
 @contextmanager
+def one_connection(factory: sessionmaker[Session]) -> Iterator[sessionmaker[Session]]:
+    """Sessions like `factory`'s that all run on one connection of its engine, for a bulk job
+    whose transactions follow one another (an import: see `IdentityCarry`, which can hand a
+    batch's state on only along one connection)."""
+    engine = factory.kw["bind"]
+    with engine.connect() as connection:
+        yield sessionmaker(**{**factory.kw, "bind": connection})
+
+
+@contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A unit of work: commits when the block succeeds, rolls back when it raises."""
     with factory() as session, session.begin():

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from phygital.core.clock import FrozenClock
-from phygital.db import make_engine, make_session_factory, transaction
+from phygital.db import make_engine, make_session_factory, one_connection, transaction
 from phygital.identity import service
 from phygital.identity.models import Profile
 from phygital.identity.resolution import IdentityCarry, Observation, Resolution, resolve_many
@@ -42,13 +42,20 @@ def identifier_lookups(engine: Engine) -> Iterator[list[str]]:
         event.remove(engine, "before_cursor_execute", seen)
 
 
+@pytest.fixture
+def batches(session_factory: sessionmaker[Session]) -> Iterator[sessionmaker[Session]]:
+    """Sessions on one connection, as an import runs its batches."""
+    with one_connection(session_factory) as factory:
+        yield factory
+
+
 def test_a_later_batch_does_not_look_up_people_an_earlier_one_met(
-    engine: Engine, session_factory: sessionmaker[Session], clock: FrozenClock, db_kind: str
+    engine: Engine, batches: sessionmaker[Session], clock: FrozenClock, db_kind: str
 ) -> None:
     carry = IdentityCarry()
-    [first] = resolve(session_factory, clock, carry, observe("email:giulia@example.it"))
+    [first] = resolve(batches, clock, carry, observe("email:giulia@example.it"))
     with identifier_lookups(engine) as lookups:
-        [again] = resolve(session_factory, clock, carry, observe("email:giulia@example.it"))
+        [again] = resolve(batches, clock, carry, observe("email:giulia@example.it"))
     assert first is not None and again is not None
     assert again.customer_id == first.customer_id and not again.created
     # SQLite: known from the carry. PostgreSQL: looked up again (no carry there).
@@ -56,12 +63,12 @@ def test_a_later_batch_does_not_look_up_people_an_earlier_one_met(
 
 
 def test_a_change_made_by_another_connection_is_seen_by_the_next_batch(
-    db_url: str, session_factory: sessionmaker[Session], clock: FrozenClock
+    db_url: str, batches: sessionmaker[Session], clock: FrozenClock
 ) -> None:
     carry = IdentityCarry()
-    [giulia] = resolve(session_factory, clock, carry, observe("email:giulia@example.it"))
+    [giulia] = resolve(batches, clock, carry, observe("email:giulia@example.it"))
     clock.advance(timedelta(minutes=1))  # the phone's customer is the newer: merged into Giulia
-    [other] = resolve(session_factory, clock, carry, observe("phone:3471234567"))
+    [other] = resolve(batches, clock, carry, observe("phone:3471234567"))
     assert giulia is not None and other is not None
     # A person merges the two in the web app (another connection) between two batches.
     elsewhere = make_engine(db_url)
@@ -77,20 +84,20 @@ def test_a_change_made_by_another_connection_is_seen_by_the_next_batch(
     finally:
         elsewhere.dispose()
     assert survivor == giulia.customer_id
-    [later] = resolve(session_factory, clock, carry, observe("phone:3471234567", channel="store"))
+    [later] = resolve(batches, clock, carry, observe("phone:3471234567", channel="store"))
     assert later is not None and later.customer_id == giulia.customer_id
 
 
 def test_a_batch_rolled_back_is_not_handed_on(
-    session_factory: sessionmaker[Session], clock: FrozenClock
+    batches: sessionmaker[Session], clock: FrozenClock
 ) -> None:
     carry = IdentityCarry()
-    with pytest.raises(RuntimeError), transaction(session_factory) as session:
+    with pytest.raises(RuntimeError), transaction(batches) as session:
         resolve_many(
             session, clock=clock, observations=[observe("email:giulia@example.it")], carry=carry
         )
         raise RuntimeError("the batch fails after resolving")
-    [again] = resolve(session_factory, clock, carry, observe("email:giulia@example.it"))
+    [again] = resolve(batches, clock, carry, observe("email:giulia@example.it"))
     assert again is not None and again.created
-    with session_factory() as session:
+    with batches() as session:
         assert session.scalar(select(func.count()).select_from(Profile)) == 1

@@ -43,7 +43,7 @@ from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from phygital.core.clock import FrozenClock
-from phygital.db import Base, transaction
+from phygital.db import Base, one_connection, transaction
 from phygital.identity import service
 from phygital.identity.identifiers import ANONYMOUS_ID, USER_ID, Ident
 from phygital.identity.models import Identifier, IdentityConflict, MergeRecord, Profile
@@ -90,10 +90,13 @@ class Fresh:
         self.clock.set(START)
 
     def resolve(
-        self, observations: list[Observation], carry: IdentityCarry | None = None
+        self,
+        observations: list[Observation],
+        carry: IdentityCarry | None = None,
+        factory: sessionmaker[Session] | None = None,
     ) -> list[Any]:
         self.clock.advance(timedelta(seconds=1))
-        with transaction(self.factory) as session:
+        with transaction(factory or self.factory) as session:
             return resolve_many(session, clock=self.clock, observations=observations, carry=carry)
 
     def check_structure(self) -> None:
@@ -287,9 +290,11 @@ def test_customers_do_not_depend_on_arrival_order_or_batching(
     # as a bulk import does (IdentityCarry).
     for carry in (None, IdentityCarry()):
         fresh.reset()
-        for start, end in zip([0, *cuts], [*cuts, len(events)], strict=True):
-            if start < end:
-                fresh.resolve([ev.observation() for ev in shuffled[start:end]], carry)
+        with one_connection(fresh.factory) as batches:  # the carry is handed on along one
+            for start, end in zip([0, *cuts], [*cuts, len(events)], strict=True):
+                if start < end:
+                    observations = [ev.observation() for ev in shuffled[start:end]]
+                    fresh.resolve(observations, carry, batches)
         assert_matches(fresh, want, len(events))
 
 

@@ -54,6 +54,7 @@ from phygital.core.csvfile import (
     parse_time,
 )
 from phygital.core.readahead import MIN_ROWS, read_ahead, worth_it
+from phygital.db import one_connection
 from phygital.identity import identifiers as ids
 from phygital.identity.identifiers import Ident, IdentifierError
 from phygital.identity.resolution import IdentityCarry
@@ -289,8 +290,8 @@ class Receipt:
 
 class ReadReceipt(NamedTuple):
     """A receipt read whole: its good lines `(file line, sku, quantity, unit price)` and its bad
-    rows `(file line, reason)` (any bad row skips the receipt). Plain tuples throughout: receipts
-    cross from the reading process, and tuples unpickle several times faster than objects."""
+    rows `(file line, reason)` (any bad row skips the receipt). Tuples throughout: receipts cross
+    from the reading process, and tuples unpickle several times faster than objects."""
 
     receipt_id: str
     sold_at: datetime | None  # None: no good line
@@ -472,13 +473,14 @@ def run_pos_import(
     stores: dict[str, Store] = {}
     carry = IdentityCarry()
     # closing: a failed batch stops the reading process too
-    with closing(chunks), bulk_allocations():
+    # One connection for every batch: the identity carry is handed on along it.
+    with closing(chunks), bulk_allocations(), one_connection(factory) as batches:
         for chunk in chunks:
             report.rows += chunk.rows
             for line, reason in chunk.bad:
                 errors.add(line, reason)
             if chunk.receipts:
-                with factory() as session, session.begin():
+                with batches() as session, session.begin():
                     missing = {r.store for r in chunk.receipts if r.lines} - stores.keys()
                     stores.update(service.stores_by_code(session, missing))
                     done, bad = import_receipts(

@@ -7,7 +7,7 @@ e-mail, phone and loyalty card), then runs the function the CLI runs (`run_pos_i
 database: SQLite (WAL, the default settings) or, with `--db postgresql`, a fresh database on the
 local server. Prints rows/s and the total time, file reading included.
 
-    python bench/pos_import.py [--rows 1000000] [--db sqlite|postgresql] [--batch 5000]
+    python bench/pos_import.py [--rows 1000000] [--db sqlite|postgresql] [--batch 25000]
                                [--profile out.prof]
 """
 

@@ -4,11 +4,10 @@ the database still holds exactly that (SQLite; on PostgreSQL every batch starts 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine, event, func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from phygital.core.clock import FrozenClock
@@ -16,6 +15,7 @@ from phygital.db import make_engine, make_session_factory, one_connection, trans
 from phygital.identity import service
 from phygital.identity.models import Profile
 from phygital.identity.resolution import IdentityCarry, Observation, Resolution, resolve_many
+from tests.conftest import counting_queries
 from tests.identity.conftest import observe
 
 
@@ -24,22 +24,6 @@ def resolve(
 ) -> list[Resolution | None]:
     with transaction(factory) as session:
         return resolve_many(session, clock=clock, observations=list(obs), carry=carry)
-
-
-@contextmanager
-def identifier_lookups(engine: Engine) -> Iterator[list[str]]:
-    """The statements that read the identifiers table while the block runs."""
-    found: list[str] = []
-
-    def seen(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
-        if statement.lstrip().upper().startswith("SELECT") and "identifiers" in statement:
-            found.append(statement)
-
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
-        yield found
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
 
 
 @pytest.fixture
@@ -54,8 +38,11 @@ def test_a_later_batch_does_not_look_up_people_an_earlier_one_met(
 ) -> None:
     carry = IdentityCarry()
     [first] = resolve(batches, clock, carry, observe("email:giulia@example.it"))
-    with identifier_lookups(engine) as lookups:
+    with counting_queries(engine) as statements:
         [again] = resolve(batches, clock, carry, observe("email:giulia@example.it"))
+    lookups = [
+        s for s in statements if s.lstrip().upper().startswith("SELECT") and "identifiers" in s
+    ]
     assert first is not None and again is not None
     assert again.customer_id == first.customer_id and not again.created
     # SQLite: known from the carry. PostgreSQL: looked up again (no carry there).

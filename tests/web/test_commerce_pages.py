@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from phygital.commerce import orders as order_service
@@ -24,7 +22,7 @@ from phygital.core.clock import FrozenClock
 from phygital.privacy import service as privacy
 from phygital.tracking import service as tracking_service
 from phygital.tracking.models import Channel
-from tests.conftest import Principals, csrf_from, login
+from tests.conftest import Principals, counting_queries, csrf_from, login
 
 HTML = {"Accept": "text/html"}
 # START (conftest) is Friday 20 November 2026, 10:00 in Milan; the test stores open on Mondays
@@ -136,20 +134,6 @@ def product_views(client: TestClient, db: Session, user_id: str, skus: list[str]
         "/v1/batch", json={"batch": batch}, auth=(source.write_key, ""), headers={"Accept": "*/*"}
     )
     assert response.status_code == 200, response.text
-
-
-@contextmanager
-def counting_queries(engine: Engine) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def card(html: str, label: str) -> str:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from phygital.core.clock import FrozenClock
@@ -21,7 +19,7 @@ from phygital.identity.views import search_filters
 from phygital.privacy.models import AuditEntry
 from phygital.tracking import service as tracking_service
 from phygital.tracking.models import Channel
-from tests.conftest import Principals, csrf_from, login
+from tests.conftest import Principals, counting_queries, csrf_from, login
 
 HTML = {"Accept": "text/html"}
 
@@ -82,20 +80,6 @@ def customer_id_of(client: TestClient, email: str) -> str:
     ids = re.findall(r'href="/customers/(\w+)"', page.text)
     assert len(ids) == 1, page.text
     return ids[0]
-
-
-@contextmanager
-def counting_queries(engine: Engine) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 # --- the search box ----------------------------------------------------------------------

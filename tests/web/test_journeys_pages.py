@@ -17,7 +17,6 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -26,7 +25,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from phygital.db import transaction
@@ -37,7 +36,7 @@ from phygital.journeys import service as journeys_service
 from phygital.tracking import service as tracking_service
 from phygital.tracking.models import Channel
 from tests.commerce.conftest import shop  # noqa: F401  (the stores and products fixture)
-from tests.conftest import START, Principals, csrf_from, login
+from tests.conftest import START, Principals, counting_queries, csrf_from, login
 from tests.journeys.conftest import basic
 
 HTML = {"Accept": "text/html"}
@@ -575,20 +574,6 @@ def customer_of(session: Session, who: str) -> Customer:
     user_id = who if who.startswith("a-") else f"u-{who}"
     [found], _ = identity_service.search(session, region="IT", user_id=user_id)
     return found
-
-
-@contextmanager
-def counting_queries(engine: Engine) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def test_recent_research_is_one_query_for_many_customers(

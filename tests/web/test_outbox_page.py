@@ -25,9 +25,8 @@ from tests.commerce.test_notifications import (
     send_jobs,
     with_smtp,
 )
-from tests.conftest import Principals, csrf_from, login
+from tests.conftest import Principals, counting_queries, csrf_from, login
 from tests.factories import make_principal
-from tests.web.test_customer_pages import counting_queries
 
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 

@@ -8,12 +8,12 @@ from types import SimpleNamespace
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from phygital.tracking import service as tracking_service
 from phygital.tracking.models import Channel, Source
-from tests.conftest import Principals, csrf_from, login
+from tests.conftest import Principals, counting_queries, csrf_from, login
 
 HTML = {"Accept": "text/html"}
 PATH = "/settings/sources"
@@ -211,16 +211,8 @@ def test_sources_page_runs_the_same_queries_for_few_and_many_sources(
     login(browser, principals.manager)
 
     def queries() -> int:
-        statements: list[str] = []
-
-        def count(*args: object) -> None:
-            statements.append(str(args[2]))
-
-        event.listen(engine, "before_cursor_execute", count)
-        try:
+        with counting_queries(engine) as statements:
             assert browser.get(PATH).status_code == 200
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
         return len(statements)
 
     for n in range(2):

@@ -26,7 +26,9 @@ MAX_PROFILES = 250_000
 
 
 class IdentityCarry:
-    """Pass one to every `resolve_many` of a bulk job (one job, one carry)."""
+    """Pass one to every `resolve_many` of a bulk job (one job, one carry), whose sessions run
+    on one connection it owns (`db.one_connection`): SQLite does not count commits made on the
+    same connection in `data_version`, so nothing else may use it meanwhile."""
 
     def __init__(self) -> None:
         self._held: _BatchState | None = None

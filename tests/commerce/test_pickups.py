@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from phygital.commerce import pickups as pickups_service
 from phygital.commerce import promises
 from phygital.commerce.models import Order, Promise, PromiseStatus
 from phygital.core.clock import FrozenClock
@@ -232,3 +233,43 @@ def test_pickups_without_a_promise_wait_after_the_promised_ones_and_are_never_ov
     clock.advance(timedelta(days=30))
     assert one_by_one("overdue") == ids[2:]
     assert one_by_one("awaiting") == sorted(ids[:2])
+
+
+def _plan(session: Session, statement: Any, values: dict[str, Any]) -> str:
+    """The database's plan of a statement (parameters as text, as any value would do)."""
+    connection = session.connection()
+    compiled = statement.compile(dialect=connection.dialect)
+    params = compiled.construct_params(values)
+    if connection.dialect.name == "sqlite":
+        positional = tuple(params[name] for name in compiled.positiontup or ())
+        rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", positional).all()
+        return "\n".join(str(row[-1]) for row in rows)
+    # On an empty table a sequential scan is cheapest: ask which index it would take.
+    connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+    return "\n".join(row[0] for row in connection.exec_driver_sql(f"EXPLAIN {compiled}", params))
+
+
+def test_a_stores_open_pickups_are_read_from_the_pickup_only_indexes(db: Session) -> None:
+    """The two indexes hold pickups alone (till receipts never enter them); a query reaches a
+    partial index only by stating its condition, so every range of the desk must."""
+    values = {
+        "now": "2026-11-20 10:00:00+00:00",
+        "store_id": "s",
+        "limit": 10,
+        "after_at": "2026-11-20 09:00:00+00:00",
+        "after_id": "x",
+    }
+    index_of = {
+        "promised_ready_at": "ix_orders_store_id_status_promised",
+        "collect_by": "ix_orders_store_id_status_collect_by",
+    }
+    for state, parts in pickups_service.RANGES.items():
+        for part in parts:
+            for after in (None, "time", "id"):
+                statement = pickups_service._pages_statement((part,), True, after, rows=True)
+                plan = _plan(db, statement, values)
+                assert index_of[part.key] in plan, (state, part, after, plan)
+        db.rollback()
+    plan = _plan(db, pickups_service._counts_statement(True), values)
+    assert plan.count("ix_orders_store_id_status_") == 5, plan  # a range each
+    db.rollback()

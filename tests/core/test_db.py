@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from phygital import migrate
 from phygital.commerce.models import Store
-from phygital.db import SQLITE_MMAP_SIZE, Base, make_engine
+from phygital.db import SQLITE_MMAP_SIZE, Base, make_engine, new_id
 from phygital.deps import SessionDep
 from tests import dbs
 
@@ -132,3 +133,22 @@ def test_postgresql_url_without_driver_uses_psycopg(db_url: str) -> None:
         assert conn.execute(text("SELECT 1")).scalar() == 1
     assert eng.dialect.driver == "psycopg"
     eng.dispose()
+
+
+def test_ids_are_unique_hex_in_time_order_and_never_shared_with_a_forked_child() -> None:
+    ids = [new_id() for _ in range(5_000)]  # several draws of random tails
+    assert len(set(ids)) == len(ids)
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    assert [i[:12] for i in ids] == sorted(i[:12] for i in ids)  # the time comes first
+    new_id()  # tails left in this process
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child)
+        os.write(write, new_id()[12:].encode())
+        os._exit(0)
+    os.waitpid(child, 0)
+    os.close(write)
+    childs_tail = os.read(read, 64).decode()
+    os.close(read)
+    assert len(childs_tail) == 20
+    assert childs_tail != new_id()[12:]  # the child drew its own

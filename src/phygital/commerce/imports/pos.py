@@ -40,7 +40,7 @@ from phygital.commerce.imports.common import (
     ignore_progress,
 )
 from phygital.commerce.models import OrderOrigin, Store
-from phygital.commerce.orders import PreparedOrder, save_prepared
+from phygital.commerce.orders import order_total, pairs_of, save_prepared
 from phygital.core.clock import Clock
 from phygital.core.collector import bulk_allocations
 from phygital.core.csvfile import (
@@ -278,44 +278,75 @@ class Receipt:
             for ident in line.identifiers:
                 found.setdefault(ident.key, ident)
         first = self.lines[0] if self.lines else None
+        lines = tuple((ln.sku, ln.quantity, ln.unit_price, None) for ln in self.lines)
         return ReadReceipt(
             receipt_id=self.receipt_id,
             sold_at=first.sold_at if first else None,
             store=first.store if first else "",
             identifiers=tuple(found.values()),
-            lines=tuple((ln.line, ln.sku, ln.quantity, ln.unit_price) for ln in self.lines),
+            lines=lines,
+            line_numbers=tuple(ln.line for ln in self.lines),
             bad=tuple(self.bad),
+            total=order_total(lines),
+            pairs=tuple(pairs_of(ln[0] for ln in lines)),
         )
 
 
 class ReadReceipt(NamedTuple):
-    """A receipt read whole: its good lines `(file line, sku, quantity, unit price)` and its bad
-    rows `(file line, reason)` (any bad row skips the receipt). Tuples throughout: receipts cross
-    from the reading process, and tuples unpickle several times faster than objects."""
+    """A receipt read whole: its good lines `(sku, quantity, unit price, None)` with their file
+    lines, and its bad rows `(file line, reason)` (any bad row skips the receipt). Saved as an
+    in-store order of the store channel just as it is (an `OrderToSave`), with the total and the
+    product pairs computed here, by the reading process. Tuples throughout: receipts cross from
+    the reading process, and tuples unpickle several times faster than objects."""
 
     receipt_id: str
     sold_at: datetime | None  # None: no good line
     store: str
     identifiers: tuple[Ident, ...]
-    lines: tuple[tuple[int, str, int, Decimal], ...]
+    lines: tuple[tuple[str, int, Decimal, None], ...]
+    line_numbers: tuple[int, ...]
     bad: tuple[tuple[int, str], ...]
+    total: Decimal
+    pairs: tuple[tuple[str, str], ...]
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Rebuilt by the tuple constructor itself, not by a Python-level __new__ per receipt.
         return (tuple.__new__, (ReadReceipt, tuple(self)))
 
-    def order(self) -> PreparedOrder:
-        """The receipt as an in-store order of the store channel."""
-        assert self.sold_at is not None
-        return PreparedOrder(
-            external_id=self.receipt_id,
-            channel="store",
-            placed_at=self.sold_at,
-            fulfilment="in_store",
-            store=self.store,
-            lines=[(sku, quantity, price, None) for _, sku, quantity, price in self.lines],
-            identifiers=list(self.identifiers),
-        )
+    # -- as an order (`OrderToSave`) -------------------------------------------------------------
+
+    @property
+    def external_id(self) -> str:
+        return self.receipt_id
+
+    @property
+    def placed_at(self) -> datetime:
+        assert self.sold_at is not None  # a receipt with a good line, the only kind saved
+        return self.sold_at
+
+    @property
+    def channel(self) -> str:
+        return "store"
+
+    @property
+    def fulfilment(self) -> str:
+        return "in_store"
+
+    @property
+    def currency(self) -> str:
+        return "EUR"
+
+    @property
+    def label(self) -> None:
+        return None
+
+    @property
+    def note(self) -> None:
+        return None
+
+    @property
+    def traits(self) -> dict[str, Any]:
+        return {}
 
 
 def _pos_column(kind: str) -> str:
@@ -339,17 +370,18 @@ def import_receipts(
         if receipt.lines and receipt.store not in stores:
             bad += receipt.bad
             bad += [
-                (line[0], f"store: no store with code {receipt.store!r}") for line in receipt.lines
+                (line, f"store: no store with code {receipt.store!r}")
+                for line in receipt.line_numbers
             ]
         elif receipt.bad:
             bad += receipt.bad
             first_bad = min(line for line, _ in receipt.bad)
             bad += [
                 (
-                    line[0],
+                    line,
                     f"not imported: receipt {receipt.receipt_id} has a bad row on line {first_bad}",
                 )
-                for line in receipt.lines
+                for line in receipt.line_numbers
             ]
         elif receipt.lines:
             good.append(receipt)
@@ -358,7 +390,7 @@ def import_receipts(
             session,
             clock=clock,
             origin=OrderOrigin.POS,
-            orders=[r.order() for r in good],
+            orders=good,
             stores=stores,
             carry=carry,
         )

@@ -24,8 +24,11 @@ from phygital.commerce.orders.reading import effective_status, get_order, lines_
 from phygital.commerce.orders.saving import (
     MAX_PAIR_LINES,
     OPEN_PICKUP,
+    OrderToSave,
     PreparedOrder,
     Saved,
+    order_total,
+    pairs_of,
     prepare,
     save_orders,
     save_prepared,
@@ -36,6 +39,7 @@ from phygital.commerce.orders.states import cancel, mark_collected, mark_fulfill
 __all__ = [
     "MAX_PAIR_LINES",
     "OPEN_PICKUP",
+    "OrderToSave",
     "PreparedOrder",
     "Saved",
     "cancel",
@@ -45,6 +49,8 @@ __all__ = [
     "mark_collected",
     "mark_fulfilled",
     "mark_ready",
+    "order_total",
+    "pairs_of",
     "prepare",
     "read_models",
     "revise",

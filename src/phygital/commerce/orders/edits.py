@@ -23,6 +23,8 @@ from phygital.commerce.orders.saving import (
     PreparedOrder,
     count_pairs,
     known_names,
+    line_rows_of,
+    observation_of,
     pairs_of,
     subject,
 )
@@ -79,7 +81,7 @@ def _replace_lines(session: Session, *, order: Order, old: list[Line], data: Pre
     execute_many(
         session,
         insert(OrderLine.__table__),  # type: ignore[arg-type]
-        data.line_rows(order.id, known),
+        line_rows_of(data, order.id, known),
         cache_key="order_lines.insert",
     )
     if order.status in OPEN_PICKUP and order.store_id is not None:
@@ -108,7 +110,7 @@ def _replace_lines(session: Session, *, order: Order, old: list[Line], data: Pre
 def _attach_customer(session: Session, *, clock: Clock, order: Order, data: PreparedOrder) -> None:
     """A guest order whose customer the shop now names (a login after checkout, an account
     made for it): it joins the person's profile and counters as if it had named them at once."""
-    observation = data.observation(amount=order.total)
+    observation = observation_of(data, amount=order.total)
     resolution = resolve_many(session, clock=clock, observations=[observation])[0]
     if resolution is not None:
         order.profile_id = resolution.profile_id

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from itertools import combinations
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
@@ -59,6 +59,42 @@ def _initial_status(fulfilment: str) -> OrderStatus:
     return OrderStatus.PLACED
 
 
+Line = tuple[str, int, Decimal, str | None]  # sku, quantity, unit price, name
+
+
+class OrderToSave(Protocol):
+    """What `save_prepared` reads of an order: a `PreparedOrder`, or a bulk import's own record
+    of the same (the till import's receipts, whose total and pairs the reading process computed
+    with `order_total` and `pairs_of`)."""
+
+    @property
+    def external_id(self) -> str: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def placed_at(self) -> datetime: ...
+    @property
+    def fulfilment(self) -> str: ...
+    @property
+    def store(self) -> str | None: ...
+    @property
+    def lines(self) -> Sequence[Line]: ...
+    @property
+    def identifiers(self) -> Sequence[Ident]: ...
+    @property
+    def traits(self) -> dict[str, Any]: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def label(self) -> str | None: ...
+    @property
+    def note(self) -> str | None: ...
+    @property
+    def total(self) -> Decimal: ...
+    @property
+    def pairs(self) -> Sequence[tuple[str, str]]: ...
+
+
 @dataclass(slots=True)
 class PreparedOrder:
     """An order whose values are checked and whose customer identifiers are normalised: what
@@ -71,7 +107,7 @@ class PreparedOrder:
     placed_at: datetime
     fulfilment: str
     store: str | None
-    lines: list[tuple[str, int, Decimal, str | None]]  # sku, quantity, unit price, name
+    lines: list[Line]
     identifiers: list[Ident]
     traits: dict[str, Any] = field(default_factory=dict)
     currency: str = "EUR"
@@ -80,35 +116,47 @@ class PreparedOrder:
 
     @property
     def total(self) -> Decimal:
-        return sum((price * quantity for _, quantity, price, _ in self.lines), Decimal("0.00"))
+        return order_total(self.lines)
 
-    def observation(self, *, amount: Decimal | None) -> Observation:
-        """What the order says about its customer, for identity resolution; `amount` moves
-        their order counters with the same write (None: the order does not count)."""
-        return Observation(
-            identifiers=self.identifiers,
-            at=self.placed_at,
-            traits=dict(self.traits),
-            channel=self.channel,
-            cause="order",
-            ref=f"order {self.channel}:{self.external_id}",
-            counts_as_event=False,
-            order_amount=amount,
-        )
+    @property
+    def pairs(self) -> list[tuple[str, str]]:
+        return pairs_of(ln[0] for ln in self.lines)
 
-    def line_rows(self, order_id: str, known: dict[str, str]) -> list[dict[str, object]]:
-        """The order's lines as `order_lines` rows; `known`: the catalogue's names by sku."""
-        return [
-            {
-                "order_id": order_id,
-                "sku": sku,
-                "name": name or known.get(sku),
-                "quantity": quantity,
-                "unit_price": unit_price,
-                "known": sku in known,
-            }
-            for sku, quantity, unit_price, name in self.lines
-        ]
+
+def order_total(lines: Iterable[Line]) -> Decimal:
+    return sum((price * quantity for _, quantity, price, _ in lines), Decimal("0.00"))
+
+
+def observation_of(order: OrderToSave, *, amount: Decimal | None) -> Observation:
+    """What the order says about its customer, for identity resolution; `amount` moves their
+    order counters with the same write (None: the order does not count)."""
+    return Observation(
+        identifiers=list(order.identifiers),
+        at=order.placed_at,
+        traits=dict(order.traits),
+        channel=order.channel,
+        cause="order",
+        ref=f"order {order.channel}:{order.external_id}",
+        counts_as_event=False,
+        order_amount=amount,
+    )
+
+
+def line_rows_of(
+    order: OrderToSave, order_id: str, known: dict[str, str]
+) -> list[dict[str, object]]:
+    """The order's lines as `order_lines` rows; `known`: the catalogue's names by sku."""
+    return [
+        {
+            "order_id": order_id,
+            "sku": sku,
+            "name": name or known.get(sku),
+            "quantity": quantity,
+            "unit_price": unit_price,
+            "known": sku in known,
+        }
+        for sku, quantity, unit_price, name in order.lines
+    ]
 
 
 def prepare(data: OrderCreate, *, region: str) -> PreparedOrder:
@@ -160,7 +208,7 @@ def save_orders(
     )
 
 
-def _check_stores(items: Sequence[OrderCreate | PreparedOrder], stores: dict[str, Store]) -> None:
+def _check_stores(items: Sequence[OrderCreate | OrderToSave], stores: dict[str, Store]) -> None:
     for index, item in enumerate(items):
         if item.store and item.store not in stores:
             prefix = f"[{index}]." if len(items) > 1 else ""
@@ -172,7 +220,7 @@ def save_prepared(
     *,
     clock: Clock,
     origin: OrderOrigin,
-    orders: Sequence[PreparedOrder],
+    orders: Sequence[OrderToSave],
     cancelled: Iterable[int] = (),
     source_updated_at: Sequence[datetime | None] | None = None,
     stores: dict[str, Store] | None = None,
@@ -209,7 +257,8 @@ def save_prepared(
     with_identity = [i for i in new if items[i].identifiers]
     # The customer's order counters move with the same write as their identity.
     observations = [
-        items[i].observation(amount=None if i in cancelled_at else totals[i]) for i in with_identity
+        observation_of(items[i], amount=None if i in cancelled_at else totals[i])
+        for i in with_identity
     ]
     resolutions = resolve_many(session, clock=clock, observations=observations, carry=carry)
     profile_of = {
@@ -264,7 +313,7 @@ def save_prepared(
                 "collected_at": None,
             }
         )
-        line_rows += item.line_rows(order_id, known)
+        line_rows += line_rows_of(item, order_id, known)
         if is_cancelled:
             continue
         if store is not None:
@@ -275,7 +324,7 @@ def save_prepared(
                     stock[place] = (on_hand, reserved + quantity)
                 elif item.fulfilment == "in_store":
                     stock[place] = (on_hand - quantity, reserved)
-        pairs.update(pairs_of(ln[0] for ln in item.lines))
+        pairs.update(item.pairs)
         if promised is not None and store is not None:
             pickups.append((order_id, store, promised, profile_id, item.channel))
 

@@ -519,3 +519,44 @@ def test_prices_are_read_as_spreadsheets_write_them(text: str, value: str) -> No
 def test_prices_that_are_not_amounts_are_refused(text: str) -> None:
     with pytest.raises(ValueError):
         parse_decimal(text)
+
+
+class LatePipe:
+    """The reading process's end of the pipe the receipts' last lines arrive on (`ends`),
+    as if they arrived after `polls` looks at it (None: only once the file is read)."""
+
+    def __init__(self, last: dict[str, int], polls: int | None) -> None:
+        self.last, self.polls = last, polls
+
+    def poll(self) -> bool:
+        if self.polls is None:
+            return False
+        self.polls -= 1
+        return self.polls < 0
+
+    def recv(self) -> dict[str, int]:
+        return self.last
+
+
+@pytest.mark.parametrize("polls", [0, 1, 3, None])
+def test_chunks_are_the_same_whenever_the_last_lines_arrive(
+    tmp_path: Path, polls: int | None
+) -> None:
+    """The writer works out the last lines while the reader starts and parses (a till import
+    in two processes); whenever they arrive, the reader cuts the same chunks."""
+    rows = []
+    for n in range(1, 1_800):
+        rows.append(f"R-{n},2026-11-19T16:00:00+01:00,MI-BRERA,BIKE-GLOVE-L,1,10.00,,,LC-{n}")
+        if n % 7 == 0:  # a second line further on in the file
+            rows.append(f"R-{n - 5},2026-11-19T16:00:00+01:00,MI-BRERA,BIKE-GLOVE-L,q,10.00,,,")
+    path = write(tmp_path, HEADER + "\n" + "\n".join(rows) + "\n")
+    file = imports.PosCsv(path)
+
+    def cut(ends: LatePipe | None) -> list[list[tuple[str, tuple[int, ...], int]]]:
+        chunks = list(
+            imports.read_receipts(file, region="IT", tz=ROME, batch_size=100, ends=ends)  # type: ignore[arg-type]
+        )
+        assert sum(c.rows for c in chunks) == len(rows)
+        return [[(r.receipt_id, r.line_numbers, len(r.bad)) for r in c.receipts] for c in chunks]
+
+    assert cut(LatePipe(imports.last_lines(file), polls)) == cut(None)

@@ -1,11 +1,11 @@
 """Reading ahead in a second process: an import parses its file (CSV cells, identifiers, times)
 on the other core while this process writes what was parsed before.
 
-`read_ahead(produce, *args)` runs the generator function `produce(*args, **kwargs)` in a spawned
-process (never forked: this process holds database connections) and yields what it yields, a few
-items ahead of the consumer. An exception in the reader is raised here again (its traceback as
-text when it cannot be sent back), an item that cannot be sent included; closing the iterator
-(`contextlib.closing`, or the end of a `for` loop) stops the reader.
+`read_ahead(produce, *args)` starts the generator function `produce(*args, **kwargs)` in a spawned
+process (never forked: this process holds database connections) and returns an iterator of what
+it yields, a few items ahead of the consumer. An exception in the reader is raised here again (its
+traceback as text when it cannot be sent back), an item that cannot be sent included; closing the
+iterator (`contextlib.closing`), its end or an error stops the reader.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import multiprocessing
 import os
 import pickle
 import traceback
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterator
 from queue import Empty
 from typing import Any, ParamSpec, TypeVar
 
@@ -61,33 +61,59 @@ def _produce_into(
         queue.put(("crash", traceback.format_exc()))
 
 
+class ReadAhead(Iterator[T]):
+    """The items of `produce(*args, **kwargs)`, run in a second process started at once (so
+    the caller can work while it starts); `close()` stops it."""
+
+    def __init__(
+        self, produce: Callable[..., Iterator[T]], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._queue: multiprocessing.Queue[Any] = context.Queue(maxsize=AHEAD)
+        self._reader = context.Process(
+            target=_produce_into, args=(produce, args, kwargs, self._queue), daemon=True
+        )
+        self._reader.start()
+        self._closed = False
+
+    def __next__(self) -> T:
+        if self._closed:
+            raise StopIteration
+        try:
+            while True:
+                try:
+                    kind, payload = self._queue.get(timeout=1)
+                except Empty:
+                    if not self._reader.is_alive():
+                        raise RuntimeError("the process reading ahead stopped") from None
+                    continue
+                if kind == "item":
+                    return pickle.loads(payload)  # type: ignore[no-any-return]  # noqa: S301 (our own child's bytes)
+                if kind == "done":
+                    raise StopIteration
+                if kind == "error":
+                    raise payload
+                raise RuntimeError(f"reading ahead failed:\n{payload}")
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._reader.is_alive():
+            self._reader.terminate()
+        self._reader.join(5)
+        self._queue.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+
 def read_ahead(
     produce: Callable[P, Iterator[T]], /, *args: P.args, **kwargs: P.kwargs
-) -> Generator[T, None, None]:
-    """`produce(*args, **kwargs)`, run in a second process. `produce` and its arguments must be
-    picklable (a module-level function; plain data)."""
-    context = multiprocessing.get_context("spawn")
-    queue: multiprocessing.Queue[Any] = context.Queue(maxsize=AHEAD)
-    reader = context.Process(target=_produce_into, args=(produce, args, kwargs, queue), daemon=True)
-    reader.start()
-    try:
-        while True:
-            try:
-                kind, payload = queue.get(timeout=1)
-            except Empty:
-                if not reader.is_alive():
-                    raise RuntimeError("the process reading ahead stopped") from None
-                continue
-            if kind == "item":
-                yield pickle.loads(payload)  # noqa: S301 (our own child's bytes)
-            elif kind == "done":
-                return
-            elif kind == "error":
-                raise payload
-            else:
-                raise RuntimeError(f"reading ahead failed:\n{payload}")
-    finally:
-        if reader.is_alive():
-            reader.terminate()
-        reader.join(5)
-        queue.close()
+) -> ReadAhead[T]:
+    """`produce(*args, **kwargs)`, run in a second process, which starts now. `produce` and its
+    arguments must be picklable (a module-level function; plain data; a `Pipe` end)."""
+    return ReadAhead(produce, args, kwargs)

@@ -48,6 +48,7 @@ from phygital.commerce.imports.pos import (
     ReadReceipt,
     Receipt,
     import_receipts,
+    last_lines,
     read_receipts,
     run_pos_import,
 )
@@ -74,6 +75,7 @@ __all__ = [
     "import_products",
     "import_receipts",
     "import_stock",
+    "last_lines",
     "parse_product",
     "parse_stock",
     "read_receipts",

@@ -15,6 +15,8 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from decimal import Decimal
+from multiprocessing import get_context
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -53,7 +55,7 @@ from phygital.core.csvfile import (
     parse_int,
     parse_time,
 )
-from phygital.core.readahead import MIN_ROWS, read_ahead, worth_it
+from phygital.core.readahead import MIN_ROWS, ReadAhead, read_ahead, worth_it
 from phygital.db import one_connection
 from phygital.identity import identifiers as ids
 from phygital.identity.identifiers import Ident, IdentifierError
@@ -129,9 +131,6 @@ class PosParser:
             self._idents.clear()
         self._idents[(kind, raw)] = found
         return found
-
-    def receipt_id(self, cells: list[str]) -> str:
-        return cell(cells, self.at["receipt_id"])
 
     def parse(self, cells: list[str], *, line: int) -> PosLine | None:
         """One till row; None for a blank row; `PosRowError` with every problem found."""
@@ -404,15 +403,10 @@ def import_receipts(
     return result, bad
 
 
-def last_lines(file: PosCsv, parser: PosParser) -> dict[str, int]:
+def last_lines(file: PosCsv) -> dict[str, int]:
     """The line each receipt ends on (a first pass over the file): a receipt is written only
     once all its rows are read, wherever they are in the file."""
-    last: dict[str, int] = {}
-    for start, _, cells in file.rows():
-        receipt_id = parser.receipt_id(cells)
-        if receipt_id:
-            last[receipt_id] = start
-    return last
+    return file.last_line_of_each(file.columns.index("receipt_id"))
 
 
 @dataclass
@@ -427,16 +421,43 @@ class Chunk:
 
 
 def read_receipts(
-    file: PosCsv, *, region: str, tz: tzinfo, batch_size: int
+    file: PosCsv,
+    *,
+    region: str,
+    tz: tzinfo,
+    batch_size: int,
+    ends: Connection | None = None,
 ) -> Generator[Chunk, None, None]:
     """The file's receipts, parsed and grouped, in chunks of about `batch_size` rows; a receipt
-    is in a chunk once all its rows are read, wherever they are in the file."""
+    is in a chunk once all its rows are read, wherever they are in the file (`last_lines`).
+    `ends`: a pipe the last lines arrive on, worked out by the process that started this one
+    while this one starts and parses (by default they are worked out here, first); the chunks
+    are the same either way."""
     parser = PosParser(file.columns, region=region, tz=tz, store=file.store)
-    ends = last_lines(file, parser)
+    last = last_lines(file) if ends is None else None
     open_receipts: dict[str, Receipt] = {}
     chunk = Chunk([], [], 0, file.header_lines)
     ready_rows = 0
-    for start, end, cells in file.rows():
+
+    def complete(receipt_id: str) -> bool:
+        """Move a receipt into the chunk; whether the chunk is full."""
+        nonlocal ready_rows
+        receipt = open_receipts.pop(receipt_id)
+        chunk.receipts.append(receipt.ready())
+        ready_rows += receipt.rows
+        return ready_rows >= batch_size
+
+    for count, (start, end, cells) in enumerate(file.rows()):
+        if last is None and ends is not None and count % 1000 == 0 and ends.poll():
+            last = ends.recv()
+            # The receipts whose last line is behind, in the order they would have completed.
+            for receipt_id in sorted(
+                (r for r in open_receipts if r in last and last[r] < start), key=last.__getitem__
+            ):
+                if complete(receipt_id):
+                    yield chunk
+                    chunk = Chunk([], [], 0, chunk.last_line)
+                    ready_rows = 0
         chunk.last_line = end
         try:
             line = parser.parse(cells, line=start)
@@ -459,12 +480,16 @@ def read_receipts(
             if receipt is None:
                 receipt = open_receipts[receipt_id] = Receipt(receipt_id)
             receipt.add(line)
-        if ends.get(receipt_id) == start:
-            chunk.receipts.append(open_receipts.pop(receipt_id).ready())
-            ready_rows += receipt.rows
-            if ready_rows >= batch_size:
+        if last is not None and last.get(receipt_id) == start and complete(receipt_id):
+            yield chunk
+            chunk = Chunk([], [], 0, end)
+            ready_rows = 0
+    if last is None and ends is not None:  # a file read before its last lines arrived
+        last = ends.recv()
+        for receipt_id in sorted((r for r in open_receipts if r in last), key=last.__getitem__):
+            if complete(receipt_id):
                 yield chunk
-                chunk = Chunk([], [], 0, end)
+                chunk = Chunk([], [], 0, chunk.last_line)
                 ready_rows = 0
     # None, unless the file changed meanwhile.
     chunk.receipts.extend(r.ready() for r in open_receipts.values())
@@ -495,11 +520,15 @@ def run_pos_import(
     for files of `PARALLEL_MIN_ROWS` rows or more, on a machine with more than one core)."""
     if parallel is None:
         parallel = worth_it(file.data_lines, threshold=PARALLEL_MIN_ROWS)
-    chunks = (
-        read_ahead(read_receipts, file, region=region, tz=tz, batch_size=batch_size)
-        if parallel
-        else read_receipts(file, region=region, tz=tz, batch_size=batch_size)
-    )
+    ends_out: Connection | None = None
+    if parallel:
+        ends_in, ends_out = get_context("spawn").Pipe(duplex=False)
+        chunks: ReadAhead[Chunk] | Generator[Chunk, None, None] = read_ahead(
+            read_receipts, file, region=region, tz=tz, batch_size=batch_size, ends=ends_in
+        )
+        ends_in.close()  # the reader's end now
+    else:
+        chunks = read_receipts(file, region=region, tz=tz, batch_size=batch_size)
     report = ImportReport()
     errors = Errors(report, on_bad_row)
     stores: dict[str, Store] = {}
@@ -507,6 +536,14 @@ def run_pos_import(
     # closing: a failed batch stops the reading process too
     # One connection for every batch: the identity carry is handed on along it.
     with closing(chunks), bulk_allocations(), one_connection(factory) as batches:
+        if ends_out is not None:
+            # The first pass over the file, here while the reader starts and parses.
+            try:
+                ends_out.send(last_lines(file))
+            except BrokenPipeError:
+                pass  # the reader stopped: the chunks say why
+            finally:
+                ends_out.close()
         for chunk in chunks:
             report.rows += chunk.rows
             for line, reason in chunk.bad:

@@ -383,7 +383,7 @@ def run_import(
         read_ahead(parse_file, file, **arguments) if parallel else parse_file(file, **arguments)
     )
     # closing: a failed batch stops the reading process too
-    with closing(chunks), bulk_allocations():
+    with closing(chunks), bulk_allocations() as after_batch:
         for chunk in chunks:
             for line, reason in chunk.bad:
                 on_bad_row(line, reason)
@@ -396,4 +396,6 @@ def run_import(
                 report.joined += done.joined
                 report.consents += done.consents
             on_progress(chunk.last_line)
+            del chunk  # its rows are freed before the collector looks
+            after_batch()
     return report

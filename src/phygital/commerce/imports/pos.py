@@ -535,7 +535,7 @@ def run_pos_import(
     carry = IdentityCarry()
     # closing: a failed batch stops the reading process too
     # One connection for every batch: the identity carry is handed on along it.
-    with closing(chunks), bulk_allocations(), one_connection(factory) as batches:
+    with closing(chunks), bulk_allocations() as after_batch, one_connection(factory) as batches:
         if ends_out is not None:
             # The first pass over the file, here while the reader starts and parses.
             try:
@@ -560,4 +560,6 @@ def run_pos_import(
                     errors.add(line, reason)
             errors.flush()
             on_progress(chunk.last_line)
+            del chunk  # its receipts are freed before the collector looks
+            after_batch()
     return report

@@ -88,3 +88,25 @@ def test_a_batch_rolled_back_is_not_handed_on(
     assert again is not None and again.created
     with batches() as session:
         assert session.scalar(select(func.count()).select_from(Profile)) == 1
+
+
+def test_a_batch_with_a_savepoint_rolled_back_is_not_handed_on(
+    engine: Engine, batches: sessionmaker[Session], clock: FrozenClock
+) -> None:
+    """A rollback in the batch's session before it commits, even of a savepoint only, may have
+    undone what the carry holds: the next batch looks its people up again."""
+
+    def lookups_after(savepoint: bool) -> int:
+        carry = IdentityCarry()
+        with transaction(batches) as session:
+            resolve_many(
+                session, clock=clock, observations=[observe("email:giulia@example.it")], carry=carry
+            )
+            if savepoint:
+                session.begin_nested().rollback()
+        with counting_queries(engine) as statements:
+            resolve(batches, clock, carry, observe("email:giulia@example.it"))
+        return sum(1 for s in statements if "identifiers" in s and "SELECT" in s.upper())
+
+    assert lookups_after(savepoint=True) > 0
+    assert lookups_after(savepoint=False) == (0 if engine.dialect.name == "sqlite" else 2)

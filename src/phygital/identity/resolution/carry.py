@@ -7,8 +7,9 @@ to the next batch, which then loads only people it has not met yet, as long as n
 changed the database in between: on SQLite, `PRAGMA data_version` on the same connection says
 whether any other connection committed since (the import held the write lock during its own
 transaction, so the carried state is exactly what is stored). Anything else, a rolled-back batch,
-another connection, PostgreSQL (where several writers are normal and no such cheap check
-exists), or a carry grown past `MAX_PROFILES`, starts from the database again: the carry can
+another connection, any rollback in the batch's session before its commit (a savepoint's
+included), PostgreSQL (where several writers are normal and no such cheap check exists), or a
+carry grown past `MAX_PROFILES`, starts from the database again: the carry can
 only make a batch faster, never change its result.
 """
 
@@ -65,6 +66,15 @@ class IdentityCarry:
         self._held = state
         self._committed = False
         event.listen(session, "after_commit", self._on_commit, once=True)
+        # Any rollback before that commit, a savepoint's included, may have undone what the
+        # state says is stored (or may precede a commit of another transaction).
+        event.listen(session, "after_soft_rollback", self._on_rollback)
 
     def _on_commit(self, session: Session) -> None:
-        self._committed = True
+        if self._held is not None:
+            self._committed = True
+        event.remove(session, "after_soft_rollback", self._on_rollback)
+
+    def _on_rollback(self, session: Session, previous_transaction: Any) -> None:
+        if not self._committed:
+            self._held = None

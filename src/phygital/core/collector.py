@@ -12,7 +12,7 @@ after each batch, when the batch's rows are gone (freed by their reference count
 a batch leaves a few hundred objects in cycles (a session's bookkeeping), and what it keeps
 alive (an identity carry's profiles) is walked once and never again. The server, whose requests
 are batches of hundreds of messages, keeps automatic passes with raised thresholds
-(`tune_for_bulk`).
+(`tune_for_bulk`); an import's reading process collects after each batch it sends.
 """
 
 from __future__ import annotations
@@ -27,13 +27,14 @@ BULK_THRESHOLDS = (50_000, 20, 20)
 
 
 def tune_for_bulk() -> None:
-    """Set the bulk thresholds for the rest of the process (the server, a reading process)."""
+    """Set the bulk thresholds for the rest of the process (the server)."""
     gc.set_threshold(*BULK_THRESHOLDS)
 
 
-def _after_batch() -> None:
-    # The objects made since the last call that are still alive (the young and middle
-    # generations): this batch's cycles go, its survivors move to the old generation.
+def after_batch() -> None:
+    """With automatic passes off: a pass over the objects made since the last call that are
+    still alive (the young and middle generations). The batch's cycles go, its survivors move to
+    the old generation, never walked again."""
     gc.collect(1)
 
 
@@ -45,7 +46,7 @@ def bulk_allocations() -> Iterator[Callable[[], None]]:
     enabled = gc.isenabled()
     gc.disable()
     try:
-        yield _after_batch
+        yield after_batch
     finally:
         if enabled:
             gc.enable()

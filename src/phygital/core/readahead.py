@@ -10,6 +10,7 @@ iterator (`contextlib.closing`), its end or an error stops the reader.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import pickle
@@ -18,7 +19,7 @@ from collections.abc import Callable, Iterator
 from queue import Empty
 from typing import Any, ParamSpec, TypeVar
 
-from phygital.core.collector import tune_for_bulk
+from phygital.core.collector import after_batch
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -43,12 +44,14 @@ def _produce_into(
     kwargs: dict[str, Any],
     queue: multiprocessing.Queue[Any],
 ) -> None:
-    tune_for_bulk()  # this process only reads ahead
+    gc.disable()  # this process only reads ahead: a pass after each item (see core.collector)
     try:
         for item in produce(*args, **kwargs):
             # Pickled here, not by the queue's feeder thread, which would drop an item it
             # cannot pickle with a message on stderr, and the consumer would never know.
             queue.put(("item", pickle.dumps(item, pickle.HIGHEST_PROTOCOL)))
+            del item
+            after_batch()
         queue.put(("done", None))
     except Exception as exc:
         try:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, ClassVar
 from weakref import WeakKeyDictionary
@@ -296,24 +297,27 @@ def execute_many(
             compiled_by_key[memo_key] = cached
     sql, processors, positions = cached
     names: list[str] = positions if positions is not None else keys
-    columns: list[list[Any]] = []
-    for name in names:
-        values = [row[name] for row in rows]
-        process = processors.get(name)
-        if process is not None:
+    # Row by row in C (one pass over the dicts, which lie wherever they were made), then
+    # column by column only where values need processing.
+    table: list[Any] = (
+        list(map(itemgetter(*names), rows)) if len(names) > 1 else [(r[names[0]],) for r in rows]
+    )
+    to_process = [(i, processors[name]) for i, name in enumerate(names) if name in processors]
+    if to_process:
+        columns: list[Any] = list(zip(*table, strict=True))
+        for i, process in to_process:
+            values = columns[i]
             if any(isinstance(v, dict | list) for v in values[:1]):  # JSON documents
-                values = [process(v) for v in values]
-            else:
-                try:
-                    # Each distinct value once, then a C-level lookup per row.
-                    done = {value: process(value) for value in set(values)}
-                    values = list(map(done.__getitem__, values))
-                except TypeError:  # unhashable: a JSON document after a None
-                    values = [process(v) for v in values]
-        columns.append(values)
-    params: list[Any]
-    if positions is not None:
-        params = list(zip(*columns, strict=True))
-    else:
-        params = [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+                columns[i] = [process(v) for v in values]
+                continue
+            try:
+                # Each distinct value once, then a C-level lookup per row.
+                done = {value: process(value) for value in set(values)}
+                columns[i] = list(map(done.__getitem__, values))
+            except TypeError:  # unhashable: a JSON document after a None
+                columns[i] = [process(v) for v in values]
+        table = list(zip(*columns, strict=True))
+    params: list[Any] = (
+        table if positions is not None else [dict(zip(names, row, strict=True)) for row in table]
+    )
     conn.exec_driver_sql(sql, params)

@@ -68,6 +68,8 @@ class ReadAhead(Iterator[T]):
     """The items of `produce(*args, **kwargs)`, run in a second process started at once (so
     the caller can work while it starts); `close()` stops it."""
 
+    _closed = True  # until the process has started
+
     def __init__(
         self, produce: Callable[..., Iterator[T]], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> None:

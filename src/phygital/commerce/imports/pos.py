@@ -10,7 +10,7 @@ while this one writes.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
@@ -439,25 +439,27 @@ def read_receipts(
     chunk = Chunk([], [], 0, file.header_lines)
     ready_rows = 0
 
-    def complete(receipt_id: str) -> bool:
-        """Move a receipt into the chunk; whether the chunk is full."""
-        nonlocal ready_rows
-        receipt = open_receipts.pop(receipt_id)
-        chunk.receipts.append(receipt.ready())
-        ready_rows += receipt.rows
-        return ready_rows >= batch_size
+    def complete(receipt_ids: Iterable[str], end: int) -> Iterator[Chunk]:
+        """Move these receipts into the chunk, in order; each chunk that fills is yielded and
+        the next starts after line `end`."""
+        nonlocal chunk, ready_rows
+        for receipt_id in receipt_ids:
+            receipt = open_receipts.pop(receipt_id)
+            chunk.receipts.append(receipt.ready())
+            ready_rows += receipt.rows
+            if ready_rows >= batch_size:
+                yield chunk
+                chunk = Chunk([], [], 0, end)
+                ready_rows = 0
+
+    def ended_before(line: int, last: dict[str, int]) -> list[str]:
+        """The open receipts whose last line is before `line`, in the order they ended."""
+        return sorted((r for r in open_receipts if last.get(r, line) < line), key=last.__getitem__)
 
     for count, (start, end, cells) in enumerate(file.rows()):
         if last is None and ends is not None and count % 1000 == 0 and ends.poll():
             last = ends.recv()
-            # The receipts whose last line is behind, in the order they would have completed.
-            for receipt_id in sorted(
-                (r for r in open_receipts if r in last and last[r] < start), key=last.__getitem__
-            ):
-                if complete(receipt_id):
-                    yield chunk
-                    chunk = Chunk([], [], 0, chunk.last_line)
-                    ready_rows = 0
+            yield from complete(ended_before(start, last), chunk.last_line)
         chunk.last_line = end
         try:
             line = parser.parse(cells, line=start)
@@ -480,17 +482,11 @@ def read_receipts(
             if receipt is None:
                 receipt = open_receipts[receipt_id] = Receipt(receipt_id)
             receipt.add(line)
-        if last is not None and last.get(receipt_id) == start and complete(receipt_id):
-            yield chunk
-            chunk = Chunk([], [], 0, end)
-            ready_rows = 0
+        if last is not None and last.get(receipt_id) == start:
+            yield from complete((receipt_id,), end)
     if last is None and ends is not None:  # a file read before its last lines arrived
         last = ends.recv()
-        for receipt_id in sorted((r for r in open_receipts if r in last), key=last.__getitem__):
-            if complete(receipt_id):
-                yield chunk
-                chunk = Chunk([], [], 0, chunk.last_line)
-                ready_rows = 0
+        yield from complete(ended_before(chunk.last_line + 1, last), chunk.last_line)
     # None, unless the file changed meanwhile.
     chunk.receipts.extend(r.ready() for r in open_receipts.values())
     yield chunk

@@ -318,6 +318,31 @@ def test_a_consent_already_on_record_is_not_appended_again(
     ]
 
 
+def test_a_new_row_merged_later_in_the_file_is_checked_against_the_record(
+    cli: Cli, db: Session, tmp_path: Path, clock: FrozenClock
+) -> None:
+    # Line 2 makes a new customer; line 3 joins it to one on record, whose consent line 2 repeats.
+    created = identity_service.create_customer(
+        db, clock=clock, region="IT", traits={}, identifiers=[("email", "old@example.com")]
+    )
+    record(
+        db,
+        clock=clock,
+        profile_id=created.profile_id,
+        statements=[ConsentStatement("marketing", "email", True, clock.now(), "tracking:Sito")],
+    )
+    db.commit()
+    path = write(
+        tmp_path,
+        "email,phone,consent_marketing_email\n"
+        ",+39 347 1112223,yes\n"
+        "old@example.com,+39 347 1112223,\n",
+    )
+    assert cli("import", "customers", str(path)).code == 0
+    assert customers(db) == 1
+    assert [c.source for c in consents(db)] == ["tracking:Sito"]
+
+
 def test_a_withdrawal_is_appended_and_becomes_the_current_state(
     cli: Cli, db: Session, tmp_path: Path
 ) -> None:

@@ -44,7 +44,7 @@ from phygital.core.readahead import read_ahead, worth_it
 from phygital.identity import identifiers as ids
 from phygital.identity.identifiers import Ident, IdentifierError
 from phygital.identity.models import Profile
-from phygital.identity.resolution import Observation, resolve_many
+from phygital.identity.resolution import Observation, Resolution, resolve_many
 from phygital.privacy import consent
 from phygital.privacy.consent import ConsentStatement
 from phygital.privacy.models import ContactChannel, Purpose
@@ -234,7 +234,7 @@ def import_batch(
     ]
     resolutions = resolve_many(session, clock=clock, observations=observations)
     result = BatchResult()
-    members: list[tuple[CustomerRow, str]] = []
+    members: list[tuple[CustomerRow, Resolution]] = []
     for row, resolution in zip(rows, resolutions, strict=True):
         assert resolution is not None  # every good row has an identifier
         if resolution.created:
@@ -242,7 +242,7 @@ def import_batch(
         else:
             result.joined += 1
         if row.consents:
-            members.append((row, resolution.profile_id))
+            members.append((row, resolution))
     if members:
         result.consents = _record_consents(session, clock=clock, items=members, source=source)
     return result
@@ -264,27 +264,29 @@ class _Known:
 
 
 def _record_consents(
-    session: Session, *, clock: Clock, items: list[tuple[CustomerRow, str]], source: str
+    session: Session, *, clock: Clock, items: list[tuple[CustomerRow, Resolution]], source: str
 ) -> int:
-    """Append each row's statements unless they repeat what is on record for the customer."""
-    profile_ids = {profile_id for _, profile_id in items}
-    roots = select(Profile.canonical_id).where(Profile.id.in_(profile_ids))
-    root_of = {
-        member: root
-        for member, root in session.execute(
-            select(Profile.id, Profile.canonical_id).where(Profile.canonical_id.in_(roots))
-        )
-    }
+    """Append each row's statements unless they repeat what is on record for the customer (or
+    earlier in the file). Customers the batch created have nothing on record: not looked up."""
+    on_record = {r.customer_id for _, r in items if not r.new_customer}
     known: dict[tuple[str, str, str], _Known] = {}
-    for entry in consent.ledger(session, profile_ids=list(root_of)):
-        key = (root_of[entry.profile_id], str(entry.purpose), str(entry.channel))
-        known.setdefault(key, _Known()).entries.append((entry.at, entry.granted, entry.wording))
+    if on_record:
+        root_of = {
+            member: root
+            for member, root in session.execute(
+                select(Profile.id, Profile.canonical_id).where(Profile.canonical_id.in_(on_record))
+            )
+        }
+        for entry in consent.ledger(session, profile_ids=list(root_of)):
+            key = (root_of[entry.profile_id], str(entry.purpose), str(entry.channel))
+            known.setdefault(key, _Known()).entries.append((entry.at, entry.granted, entry.wording))
 
     now = clock.now()
     pending: dict[str, list[ConsentStatement]] = {}
-    for row, profile_id in items:
+    for row, resolution in items:
+        profile_id = resolution.profile_id
         for purpose, channel, granted in row.consents:
-            state = known.setdefault((root_of[profile_id], purpose, channel), _Known())
+            state = known.setdefault((resolution.customer_id, purpose, channel), _Known())
             if state.repeats(row.consent_at, granted, row.consent_wording):
                 continue
             at = row.consent_at or now

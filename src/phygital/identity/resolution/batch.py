@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -46,7 +48,7 @@ def resolve_many(
             batch = held
             batch.clock = clock
     batch.load(i for obs in observations for i in obs.identifiers)
-    results = [batch.resolve(obs) for obs in observations]
+    results = _settled(batch, [batch.resolve(obs) for obs in observations])
     merged = sorted({batch.profiles[m["survivor_id"]].canonical_id for m in batch.merges})
     batch.flush()
     if carry is not None:
@@ -55,3 +57,18 @@ def resolve_many(
         # Joining profiles may join research to a purchase (journeys listen).
         publish(session, "identity.changed", clock=clock, customer_ids=merged)
     return results
+
+
+def _settled(batch: ResolutionBatch, results: list[Resolution | None]) -> list[Resolution | None]:
+    """Each resolution with its customer as it stands at the end of the batch (a later
+    observation may have merged it into another) and whether the batch created all of it."""
+    created = {r.profile_id for r in results if r is not None and r.created}
+    settled: list[Resolution | None] = []
+    for r in results:
+        if r is not None:
+            root = batch.profiles[r.profile_id].canonical_id
+            new_customer = batch.members[root] <= created
+            if root != r.customer_id or new_customer:
+                r = replace(r, customer_id=root, new_customer=new_customer)
+        settled.append(r)
+    return settled

@@ -47,11 +47,14 @@ class Observation:
 
 @dataclass(frozen=True)
 class Resolution:
-    """The member profile the observation was attached to, and its customer (cluster root)."""
+    """The member profile the observation was attached to, and its customer (cluster root) at
+    the end of the batch; `new_customer` when every profile of that customer was created by the
+    batch (nothing about it was on record before)."""
 
     profile_id: str
     customer_id: str
     created: bool = False
+    new_customer: bool = False
 
 
 def limit_for(kind: str, limits: dict[str, int]) -> int:

@@ -3,6 +3,7 @@ the store's pickup list, and store-scoped sellers."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -11,10 +12,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from phygital.commerce import orders as order_service
 from phygital.commerce import pickups as pickups_service
 from phygital.commerce import promises
 from phygital.commerce.models import Order, Promise, PromiseStatus
 from phygital.core.clock import FrozenClock
+from phygital.core.events import _SUBSCRIBERS, subscribe
 from phygital.core.jobs import Worker
 from tests.commerce.conftest import order_body
 from tests.conftest import Principals
@@ -68,6 +71,39 @@ def test_awaiting_then_ready_then_collected(
     assert pickups(client, owner, "ready") == []
     assert act(client, owner, order["id"], "ready").status_code == 409
     assert act(client, owner, order["id"], "cancel").status_code == 409
+
+
+@pytest.fixture
+def changed_orders() -> Iterator[list[str]]:
+    """The order ids of every `orders.changed` published while the test runs."""
+    seen: list[str] = []
+
+    def listen(session: Session, *, clock: Any, order_ids: list[str]) -> None:
+        seen.extend(order_ids)
+
+    subscribe("orders.changed")(listen)
+    yield seen
+    _SUBSCRIBERS["orders.changed"].remove(listen)
+
+
+def test_every_change_of_state_is_announced(
+    client: TestClient,
+    principals: Principals,
+    shop: dict[str, Any],
+    db: Session,
+    clock: FrozenClock,
+    changed_orders: list[str],
+) -> None:
+    owner = principals.owner
+    pickup = place(client, owner)["id"]
+    for action in ("ready", "collected"):
+        assert act(client, owner, pickup, action).status_code == 200
+    other = place(client, owner, "1002")["id"]
+    assert act(client, owner, other, "cancel").status_code == 200
+    delivery = place(client, owner, "1003", fulfilment="delivery", store=None)["id"]
+    order_service.mark_fulfilled(db, clock=clock, order=db.get_one(Order, delivery))
+    db.commit()
+    assert changed_orders == [pickup, pickup, other, delivery]
 
 
 def test_awaiting_pickup_becomes_overdue_when_its_promise_passes(

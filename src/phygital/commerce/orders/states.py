@@ -55,6 +55,7 @@ def mark_ready(session: Session, *, clock: Clock, order: Order) -> Order:
 
     notifications.pickup_ready(session, clock=clock, order=order)
     session.flush()
+    publish(session, "orders.changed", clock=clock, order_ids=[order.id])
     return order
 
 
@@ -107,4 +108,5 @@ def mark_fulfilled(session: Session, *, clock: Clock, order: Order) -> Order:
     if order.status == OrderStatus.PLACED:
         order.status = OrderStatus.FULFILLED
         session.flush()
+        publish(session, "orders.changed", clock=clock, order_ids=[order.id])
     return order

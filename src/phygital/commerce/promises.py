@@ -74,13 +74,10 @@ def cancel(session: Session, *, subject: str, at: datetime) -> None:
 
 
 def attach(session: Session, *, subject: str, profile_id: str) -> None:
-    """The customer of a promise became known later (a guest order the shop now names): the
-    promise joins their profile, as if made to them."""
-    session.execute(
-        update(Promise)
-        .where(Promise.subject == subject, Promise.profile_id.is_(None))
-        .values(profile_id=profile_id)
-    )
+    """The customer of a promise became known later (a guest order the shop now names) or is
+    another person (the shop changed the order's customer): the promise is theirs, as if made
+    to them."""
+    session.execute(update(Promise).where(Promise.subject == subject).values(profile_id=profile_id))
 
 
 def for_subjects(session: Session, subjects: list[str]) -> dict[str, Promise]:

@@ -1,6 +1,7 @@
 """Orders edited in the web shop (contract, section 5: updates applied in order): lines added,
 removed or changed move the total, the pickup's reservation, the bought-together counts and
-the customer's revenue; a guest order gains its customer; history stays as it was."""
+the customer's revenue; a guest order gains its customer, and an order the shop gives to
+another person moves to them; history stays as it was."""
 
 from __future__ import annotations
 
@@ -174,6 +175,57 @@ def test_a_guest_order_gains_its_customer_and_their_counters(
         f"/api/v1/orders/{response.json()['order_id']}", headers=principals.owner.headers
     ).json()
     assert order["customer_id"] == customer["id"]
+
+
+def marco(updated_at: str) -> dict[str, Any]:
+    """The fixture's order after the shop's staff gave it to another customer, Marco."""
+    person = {"id": 7115310627314799999, "email": "marco.verdi@example.it",
+              "phone": "+393489876543", "first_name": "Marco", "last_name": "Verdi"}  # fmt: skip
+    body = shopify_order(updated_at=updated_at, email=person["email"], phone=person["phone"])
+    body["customer"] = person
+    body["billing_address"] = {**body["billing_address"], "first_name": "Marco", "phone": None}
+    return body
+
+
+def test_an_order_the_shop_gives_to_another_customer_moves_to_them(
+    shop_client: TestClient, stores: dict[str, str], stored: Stored, principals: Principals
+) -> None:
+    post_shopify(shop_client, shopify_order(), webhook_id="create")
+    response = post_shopify(
+        shop_client, marco("2026-11-20T19:00:00+01:00"), webhook_id="moved", topic="orders/updated"
+    )
+    assert "customer changed" in response.json()["detail"]
+    giulia = customer_of(shop_client, principals, "giulia.bianchi@example.it")
+    taker = customer_of(shop_client, principals, "marco.verdi@example.it")
+    assert giulia["id"] != taker["id"]
+    assert (giulia["stats"]["orders"], Decimal(giulia["stats"]["revenue"])) == (0, Decimal(0))
+    assert (taker["stats"]["orders"], Decimal(taker["stats"]["revenue"])) == (1, Decimal("129.90"))
+    order = stored.order(SHOPIFY_ID)
+    assert order.profile_id == taker["id"]
+    with stored.factory() as session:
+        assert session.scalars(select(Promise.profile_id)).all() == [taker["id"]]
+    again = post_shopify(
+        shop_client, marco("2026-11-20T19:30:00+01:00"), webhook_id="again", topic="orders/updated"
+    )
+    assert "customer" not in (again.json()["detail"] or "")  # the same person: nothing moves
+    assert customer_of(shop_client, principals, "marco.verdi@example.it")["stats"]["orders"] == 1
+
+
+def test_an_update_naming_the_same_customer_differently_keeps_the_order_with_them(
+    shop_client: TestClient, stores: dict[str, str], stored: Stored, principals: Principals
+) -> None:
+    post_shopify(shop_client, shopify_order(), webhook_id="create")
+    # The customer changed their phone in the shop: the same Shopify customer id and e-mail.
+    body = shopify_order(updated_at="2026-11-20T19:00:00+01:00", phone="+393331112222")
+    body["customer"] = {**body["customer"], "phone": "+393331112222"}
+    body["billing_address"] = {**body["billing_address"], "phone": None}
+    response = post_shopify(shop_client, body, webhook_id="phone", topic="orders/updated")
+    assert "customer" not in (response.json()["detail"] or "")
+    giulia = customer_of(shop_client, principals, "giulia.bianchi@example.it")
+    assert giulia["stats"]["orders"] == 1
+    assert {"kind": "phone", "value": "+393331112222"} in [
+        {"kind": i["kind"], "value": i["value"]} for i in giulia["identifiers"]
+    ]
 
 
 def test_a_woocommerce_edit_of_a_quantity_moves_the_total_and_the_reservation(

@@ -1,5 +1,6 @@
 """Edits of orders already stored, as a web shop reports them (`orders/updated`,
-`order.updated`): the lines and total change, and a guest order gains its customer.
+`order.updated`): the lines and total change, a guest order gains its customer, and an order
+the shop gives to another person moves to them.
 
 Everything an order's lines moved when it was saved moves with the edit: the stock a pickup
 reserves, the products counted as bought together, the customer's revenue, the journeys. An
@@ -42,8 +43,8 @@ def revise(
 ) -> list[str]:
     """Bring a stored order in line with what its channel now says of it: its lines (with
     everything they moved; not with `lines=False`, when the channel's lines cannot be trusted
-    as the order's), and its customer when it had none and was not erased. A cancelled order
-    is left alone. Returns notes on what changed or was not applied, for the delivery log."""
+    as the order's), and its customer unless erased (see `_follow_customer`). A cancelled
+    order is left alone. Returns notes on what changed or was not applied, for the delivery log."""
     if order.status == OrderStatus.CANCELLED:
         return []
     notes: list[str] = []
@@ -63,11 +64,12 @@ def revise(
             if order.status == OrderStatus.READY:
                 notes.append("the pickup was already ready: the store should check it again")
             changed = True
-    if order.profile_id is None and order.customer_erased_at is None and data.identifiers:
+    if order.customer_erased_at is None and data.identifiers:
         # An erased customer stays forgotten: the shop repeats them in every update.
-        _attach_customer(session, clock=clock, order=order, data=data)
-        notes.append("customer attached")
-        changed = True
+        note = _follow_customer(session, clock=clock, order=order, data=data)
+        if note:
+            notes.append(note)
+            changed = True
     if changed:
         order.updated_at = clock.now()
         session.flush()
@@ -107,11 +109,29 @@ def _replace_lines(session: Session, *, order: Order, old: list[Line], data: Pre
     order.unknown_skus = sum(1 for sku, *_ in data.lines if sku not in known)
 
 
-def _attach_customer(session: Session, *, clock: Clock, order: Order, data: PreparedOrder) -> None:
-    """A guest order whose customer the shop now names (a login after checkout, an account
-    made for it): it joins the person's profile and counters as if it had named them at once."""
-    observation = observation_of(data, amount=order.total)
+def _follow_customer(
+    session: Session, *, clock: Clock, order: Order, data: PreparedOrder
+) -> str | None:
+    """The customer the shop names, by the usual rules (new identifiers join them, evidence may
+    join two people). A guest order gains its customer (a login after checkout, an account made
+    for it); an order the shop gave to another person moves, with its counters and promise, as
+    if it had named them at once. Returns a note when the order's customer changed."""
+    before = order.profile_id
+    observation = observation_of(data, amount=order.total if before is None else None)
     resolution = resolve_many(session, clock=clock, observations=[observation])[0]
-    if resolution is not None:
-        order.profile_id = resolution.profile_id
-        promises.attach(session, subject=subject(order.id), profile_id=resolution.profile_id)
+    if resolution is None or resolution.profile_id == before:
+        return None
+    if before is not None:
+        # Read after resolving: the shop's identifiers may just have joined the two people.
+        if identity.roots_of(session, [before])[before] == resolution.customer_id:
+            return None
+        identity.move_order(
+            session,
+            fact=identity.OrderFact(before, order.total, order.placed_at, order.channel),
+            to_profile_id=resolution.profile_id,
+        )
+    order.profile_id = resolution.profile_id
+    promises.attach(session, subject=subject(order.id), profile_id=resolution.profile_id)
+    if before is None:
+        return "customer attached"
+    return f"customer changed: the shop names another person ({resolution.customer_id})"

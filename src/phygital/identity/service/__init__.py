@@ -8,7 +8,12 @@ e-mail and phone for lists of orders).
 """
 
 from phygital.identity.service.contacts import Contact, contacts_of
-from phygital.identity.service.counters import OrderFact, forget_orders, revise_order_amount
+from phygital.identity.service.counters import (
+    OrderFact,
+    forget_orders,
+    move_order,
+    revise_order_amount,
+)
 from phygital.identity.service.customers import (
     Customer,
     count_customers,
@@ -43,6 +48,7 @@ __all__ = [
     "member_ids_of",
     "merge",
     "merge_history",
+    "move_order",
     "name_of",
     "parse_identifiers",
     "revise_order_amount",

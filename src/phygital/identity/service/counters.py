@@ -1,5 +1,5 @@
 """Order facts: commerce moves the order counters of member profiles when an order already
-counted is cancelled or changes its total."""
+counted is cancelled, changes its total or changes its customer."""
 
 from __future__ import annotations
 
@@ -48,3 +48,17 @@ def revise_order_amount(session: Session, *, profile_id: str, delta: Decimal) ->
             .where(Profile.id == profile_id)
             .values(revenue=func.coalesce(Profile.revenue, 0) + delta)
         )
+
+
+def move_order(session: Session, *, fact: OrderFact, to_profile_id: str) -> None:
+    """An order counted for `fact.profile_id` belongs to another person (the shop changed the
+    order's customer): it leaves the first member's counters and joins the other's."""
+    forget_orders(session, facts=[fact])
+    session.execute(
+        update(Profile)
+        .where(Profile.id == to_profile_id)
+        .values(
+            orders_count=Profile.orders_count + 1,
+            revenue=func.coalesce(Profile.revenue, 0) + fact.amount,
+        )
+    )

@@ -1,7 +1,8 @@
 """Database: declarative base, engine and session factories, shared column types and mixins.
 
 SQLite is the embedded default (WAL, foreign keys, busy timeout, secure_delete so erased data does
-not linger in free pages, and `BEGIN IMMEDIATE` so two writers queue instead of failing half-way);
+not linger in free pages, and `BEGIN IMMEDIATE` so two writers queue instead of failing half-way,
+while read-only units of work begin deferred and read beside a writer: `read_only`);
 PostgreSQL is the production database. Everything here is portable between the two.
 """
 
@@ -200,10 +201,44 @@ def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
         cursor.close()
 
 
+# The execution option that marks a unit of work as read-only (see `read_only`).
+READ_ONLY = "phygital_read_only"
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
+class ReadOnlyViolation(RuntimeError):
+    """A read-only unit of work (a GET request) tried to write: a programming error."""
+
+
+def read_only(engine: Engine) -> Engine:
+    """The same engine (and pool) for units of work that only read, such as GET requests. On
+    SQLite they begin a deferred transaction: they read the last commit while a writer works (an
+    import batch, a job) instead of queueing behind it for the write lock. Such a transaction
+    cannot safely become a writer (SQLite refuses the upgrade while another writer is active),
+    so any write in it is refused on both databases, loudly."""
+    return engine.execution_options(**{READ_ONLY: True})
+
+
+def is_read_only(session: Session) -> bool:
+    return bool(session.get_bind().get_execution_options().get(READ_ONLY))
+
+
 def _sqlite_begin(conn: Any) -> None:
+    if conn.get_execution_options().get(READ_ONLY):
+        conn.exec_driver_sql("BEGIN")
+        return
     # IMMEDIATE takes the write lock up front: a transaction never fails half-way on a lock
     # upgrade; other writers wait (busy_timeout) instead.
     conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _refuse_writes(
+    conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
+) -> None:
+    if conn.get_execution_options().get(READ_ONLY) and statement.lstrip()[:7].upper().startswith(
+        _WRITES
+    ):
+        raise ReadOnlyViolation(f"a read-only unit of work tried to write: {statement[:80]}")
 
 
 def make_engine(database_url: str, *, echo: bool = False) -> Engine:
@@ -221,18 +256,20 @@ def make_engine(database_url: str, *, echo: bool = False) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_begin)
-        return engine
-    if url.drivername == "postgresql":
-        url = url.set(drivername="postgresql+psycopg")
-    return create_engine(
-        url,
-        echo=echo,
-        pool_pre_ping=True,
-        pool_size=10,
-        max_overflow=10,
-        json_serializer=json_dumps,
-        json_deserializer=json_loads,
-    )
+    else:
+        if url.drivername == "postgresql":
+            url = url.set(drivername="postgresql+psycopg")
+        engine = create_engine(
+            url,
+            echo=echo,
+            pool_pre_ping=True,
+            pool_size=10,
+            max_overflow=10,
+            json_serializer=json_dumps,
+            json_deserializer=json_loads,
+        )
+    event.listen(engine, "before_cursor_execute", _refuse_writes)
+    return engine
 
 
 def make_session_factory(engine: Engine, clock: Clock | None = None) -> sessionmaker[Session]:

@@ -2,6 +2,7 @@
 
 `SessionDep` is the request's unit of work: it commits after the route returns and before the
 response is sent, so every acknowledged write is durable; it rolls back when the route raises.
+A GET or HEAD request's unit of work is read-only (`db.read_only`): it never waits for a writer.
 `ApiPrincipal` (bearer token) and `WebUser` (session cookie) say who is asking; `require(...)`
 adds a minimum role. Store scope travels on the principal (`Principal.visible_store_id`).
 """
@@ -10,10 +11,10 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterator
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Form, Request
-from sqlalchemy.orm import Session
+from fastapi import BackgroundTasks, Depends, Form, Request
+from sqlalchemy.orm import Session, sessionmaker
 
 from phygital.auth import service as auth_service
 from phygital.auth.models import Role
@@ -22,13 +23,32 @@ from phygital.config import Settings
 from phygital.core.clock import Clock
 from phygital.core.errors import Invalid, PermissionDenied, Unauthenticated
 from phygital.core.security import constant_time_equals
+from phygital.db import is_read_only, transaction
 
 CSRF_SESSION_KEY = "csrf"
 USER_SESSION_KEY = "uid"
 
 
+READS = ("GET", "HEAD")
+_WRITES_ATTR = "phygital_writes"
+
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+
+def writes(endpoint: Endpoint) -> Endpoint:
+    """Mark a GET route that writes (a customer export records who exported what): its unit of
+    work is an ordinary one, not read-only. Put it under the router's decorator."""
+    setattr(endpoint, _WRITES_ATTR, True)
+    return endpoint
+
+
 def get_session(request: Request) -> Iterator[Session]:
-    session: Session = request.app.state.session_factory()
+    factory = request.app.state.session_factory
+    # A page or a GET of the API only reads: it reads beside a writer (db.read_only).
+    if request.method in READS and not getattr(request.scope.get("endpoint"), _WRITES_ATTR, False):
+        session: Session = factory(bind=request.app.state.read_engine)
+    else:
+        session = factory()
     try:
         yield session
         session.commit()
@@ -63,13 +83,29 @@ def _bearer(request: Request) -> str | None:
     return value.strip()
 
 
-def api_principal(request: Request, session: SessionDep, clock: ClockDep) -> Principal:
+def api_principal(
+    request: Request, session: SessionDep, clock: ClockDep, background: BackgroundTasks
+) -> Principal:
     secret = _bearer(request)
     if secret is None:
         raise Unauthenticated("missing bearer token")
-    principal = auth_service.token_principal(session, clock=clock, secret=secret)
+    principal, use_due = auth_service.token_principal(session, clock=clock, secret=secret)
+    if use_due:
+        if is_read_only(session):
+            # Bookkeeping, not the client's data: written after the response, in a unit of work
+            # of its own, so a read never waits for a writer.
+            background.add_task(
+                _record_token_use, request.app.state.session_factory, clock, principal.id
+            )
+        else:
+            auth_service.record_token_use(session, clock=clock, token_id=principal.id)
     request.state.principal = principal
     return principal
+
+
+def _record_token_use(factory: sessionmaker[Session], clock: Clock, token_id: str) -> None:
+    with transaction(factory) as session:
+        auth_service.record_token_use(session, clock=clock, token_id=token_id)
 
 
 ApiPrincipal = Annotated[Principal, Depends(api_principal)]

@@ -20,7 +20,7 @@ from phygital.core import app_settings
 from phygital.core.clock import Clock, SystemClock
 from phygital.core.jobs import Worker, WorkerThread
 from phygital.core.schemas import API_ERRORS
-from phygital.db import make_engine, make_session_factory, transaction
+from phygital.db import make_engine, make_session_factory, read_only, transaction
 from phygital.deps import NoNul
 from phygital.web import errors
 from phygital.web.middleware import LocaleMiddleware
@@ -100,6 +100,7 @@ def create_app(
     app.state.clock = clock
     app.state.engine = engine
     app.state.session_factory = session_factory
+    app.state.read_engine = read_only(engine)
     app.state.company_name = company_name
     app.state.jinja = make_environment()
 

@@ -11,14 +11,25 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy import Engine, func, insert, inspect, select, text
 from sqlalchemy.orm import Session
 
 from phygital import migrate
 from phygital.commerce.models import Store
-from phygital.db import SQLITE_MMAP_SIZE, Base, make_engine, new_id
-from phygital.deps import SessionDep
+from phygital.core.clock import FrozenClock
+from phygital.db import (
+    SQLITE_MMAP_SIZE,
+    Base,
+    ReadOnlyViolation,
+    make_engine,
+    make_session_factory,
+    new_id,
+    read_only,
+    transaction,
+)
+from phygital.deps import SessionDep, writes
 from tests import dbs
+from tests.conftest import Principals, login
 
 
 def test_migrations_match_the_models(engine: Engine) -> None:
@@ -152,3 +163,74 @@ def test_ids_are_unique_hex_in_time_order_and_never_shared_with_a_forked_child()
     os.close(read)
     assert len(childs_tail) == 20
     assert childs_tail != new_id()[12:]  # the child drew its own
+
+
+# -- read-only units of work ----------------------------------------------------------------------
+
+
+def test_reads_go_on_while_a_writer_holds_the_database(
+    client: TestClient, engine: Engine, principals: Principals, clock: FrozenClock
+) -> None:
+    """GET requests read the last commit beside a writer (an import batch, a job) instead of
+    queueing for SQLite's write lock (they would fail with "database is locked" after the busy
+    timeout, the writer never ending while the request runs)."""
+    owner = principals.owner
+    assert client.get("/api/v1/stores", headers=owner.headers).status_code == 200  # token used
+    login(client, owner)
+    with engine.connect() as writer, writer.begin():
+        writer.execute(
+            insert(Store).values(
+                id=new_id(),
+                code="HELD",
+                name="held",
+                timezone="Europe/Rome",
+                opening_hours={},
+                created_at=clock.now(),
+                updated_at=clock.now(),
+            )
+        )
+        stores = client.get("/api/v1/stores", headers=owner.headers)
+        assert stores.status_code == 200, stores.text
+        assert "HELD" not in stores.text  # not committed: not seen
+        assert client.get("/customers").status_code == 200
+        writer.rollback()
+
+
+def test_a_get_route_writes_only_when_it_says_so(app: FastAPI, db: Session) -> None:
+    def store(session: Session, code: str) -> dict[str, str]:
+        session.add(Store(code=code, name=code, timezone="Europe/Rome", opening_hours={}))
+        session.flush()
+        return {"status": "stored"}
+
+    @app.get("/_test/silent-write")
+    def silent(session: SessionDep) -> dict[str, str]:
+        return store(session, "SILENT")
+
+    @app.get("/_test/declared-write")
+    @writes
+    def declared(session: SessionDep) -> dict[str, str]:
+        return store(session, "DECLARED")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert client.get("/_test/silent-write").status_code == 500
+        assert client.get("/_test/declared-write").status_code == 200
+    assert db.scalars(select(Store.code)).all() == ["DECLARED"]
+
+
+def test_a_read_only_unit_of_work_refuses_any_write(
+    engine: Engine, db: Session, clock: FrozenClock
+) -> None:
+    factory = make_session_factory(read_only(engine))
+    with pytest.raises(ReadOnlyViolation, match="INSERT INTO stores"), transaction(factory) as s:
+        s.execute(
+            insert(Store).values(
+                id=new_id(),
+                code="RO",
+                name="ro",
+                timezone="Europe/Rome",
+                opening_hours={},
+                created_at=clock.now(),
+                updated_at=clock.now(),
+            )
+        )
+    assert db.scalar(select(func.count()).select_from(Store)) == 0

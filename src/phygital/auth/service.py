@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Literal
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from phygital.auth.models import ApiToken, LoginAttempt, Role, User
@@ -208,16 +208,20 @@ def create_token(
     return token, secret
 
 
-def token_principal(session: Session, *, clock: Clock, secret: str) -> Principal:
+# A token's last use is written at most once a minute: reads must not turn into a write each time.
+TOKEN_USE_GRAIN = timedelta(minutes=1)
+
+
+def token_principal(session: Session, *, clock: Clock, secret: str) -> tuple[Principal, bool]:
+    """Who the bearer token is, and whether its use is due to be recorded (`record_token_use`;
+    this function only reads)."""
     token = session.scalar(
         select(ApiToken).where(ApiToken.token_hash == security.token_digest(secret))
     )
     if token is None or token.revoked_at is not None:
         raise Unauthenticated("invalid or revoked token")
-    now = clock.now()
-    # Write the last use at most once a minute: reads must not turn into a write each time.
-    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
-        token.last_used_at = now
+    last = token.last_used_at
+    use_due = last is None or clock.now() - last > TOKEN_USE_GRAIN
     return Principal(
         kind="token",
         id=token.id,
@@ -225,6 +229,20 @@ def token_principal(session: Session, *, clock: Clock, secret: str) -> Principal
         role=Role(token.role),
         store_id=token.store_id,
         store_code=token.store.code if token.store else None,
+    ), use_due
+
+
+def record_token_use(session: Session, *, clock: Clock, token_id: str) -> None:
+    """Note that the token was used now (unless a request just did, within the grain)."""
+    now = clock.now()
+    session.execute(
+        update(ApiToken)
+        .where(
+            ApiToken.id == token_id,
+            or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - TOKEN_USE_GRAIN),
+        )
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
     )
 
 

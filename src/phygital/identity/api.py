@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from phygital.auth.models import Role
 from phygital.auth.service import Principal
 from phygital.core.pagination import Page, clamp_limit
-from phygital.deps import ApiPrincipal, ClockDep, SessionDep, SettingsDep, require
+from phygital.deps import ApiPrincipal, ClockDep, SessionDep, SettingsDep, require, writes
 from phygital.identity import service, timeline
 from phygital.identity.schemas import (
     CustomerCreate,
@@ -212,6 +212,7 @@ def put_consents(
 
 
 @router.get("/{customer_id}/export")
+@writes  # the export is recorded in the audit log
 def export_customer(
     customer_id: str, session: SessionDep, clock: ClockDep, principal: Manager
 ) -> dict[str, Any]:

@@ -309,3 +309,22 @@ def test_a_stores_open_pickups_are_read_from_the_pickup_only_indexes(db: Session
     plan = _plan(db, pickups_service._counts_statement(True), values)
     assert plan.count("ix_orders_store_id_status_") == 5, plan  # a range each
     db.rollback()
+
+
+def test_every_stores_open_pickups_are_read_from_the_pickup_only_indexes(db: Session) -> None:
+    """The desk of every store at once (an owner's view) has no store to seek: it reads the
+    pickup-only indexes whole, never every order (SQLite, without statistics, walked the primary
+    key for the pickups without a promise, reading every till receipt)."""
+    values = {
+        "now": "2026-11-20 10:00:00+00:00",
+        "limit": 10,
+        "after_at": "2026-11-20 09:00:00+00:00",
+        "after_id": "x",
+    }
+    for state, parts in pickups_service.RANGES.items():
+        for part in parts:
+            for after in (None, "time", "id"):
+                statement = pickups_service._pages_statement((part,), False, after, rows=True)
+                plan = _plan(db, statement, values)
+                assert "ix_orders_store_id_status_" in plan, (state, part, after, plan)
+        db.rollback()

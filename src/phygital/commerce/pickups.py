@@ -10,9 +10,9 @@ pickups only (`IS_PICKUP`; the till's receipts never enter them): "awaiting pick
 before now" is overdue, "promised from now on" is awaiting, and so on (see `RANGES`). Each range
 is read in index order, as far as the page needs, and the ranges of a state are merged; counts
 count the same ranges. Nothing reads, or sorts, every open pickup of a store. The desk of every
-store at once (no store to seek) reads the two pickup-only indexes whole, never every order. This relies on `awaiting` and
-`ready` being statuses of pickups only (`orders.save_orders` gives them to pickups only, and only
-a pickup can be marked ready).
+store at once (no store to seek) reads the two pickup-only indexes whole, never every order.
+This relies on `awaiting` and `ready` being statuses of pickups only (`orders.save_orders` gives
+them to pickups only, and only a pickup can be marked ready).
 """
 
 from __future__ import annotations

@@ -95,8 +95,9 @@ def _ingest(
     clean: bool,
 ) -> None:
     state = request.app.state
-    # The write key first (401 before anything else; an unknown key costs no validation).
-    with _turn(), transaction(state.session_factory) as session:
+    # The write key first (401 before anything else; an unknown key costs no validation), in a
+    # read-only unit of work: it does not wait for, nor hold up, another request's writing.
+    with state.session_factory(bind=state.read_engine) as session, session.begin():
         service.source_for_key(session, write_key)
     # Validation is pure: outside the turn, it overlaps another request's writing.
     messages = parse_body(

@@ -18,7 +18,16 @@ from pathlib import Path
 from typing import Any, ClassVar
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, String, create_engine, event
+from sqlalchemy import (
+    JSON,
+    Connection,
+    DateTime,
+    Engine,
+    MetaData,
+    String,
+    create_engine,
+    event,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -281,9 +290,15 @@ def make_session_factory(engine: Engine, clock: Clock | None = None) -> sessionm
 def one_connection(factory: sessionmaker[Session]) -> Iterator[sessionmaker[Session]]:
     """Sessions like `factory`'s that all run on one connection of its engine, for a bulk job
     whose transactions follow one another (an import: see `IdentityCarry`, which can hand a
-    batch's state on only along one connection)."""
-    engine = factory.kw["bind"]
-    with engine.connect() as connection:
+    batch's state on only along one connection). A factory already bound to a connection
+    is that connection's already."""
+    bind = factory.kw.get("bind")
+    if isinstance(bind, Connection):
+        yield factory
+        return
+    if not isinstance(bind, Engine):
+        raise TypeError("one_connection needs a session factory bound to an engine")
+    with bind.connect() as connection:
         yield sessionmaker(**{**factory.kw, "bind": connection})
 
 

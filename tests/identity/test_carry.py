@@ -110,3 +110,12 @@ def test_a_batch_with_a_savepoint_rolled_back_is_not_handed_on(
 
     assert lookups_after(savepoint=True) > 0
     assert lookups_after(savepoint=False) == (0 if engine.dialect.name == "sqlite" else 2)
+
+
+def test_one_connection_of_a_factory_already_on_one_is_that_one(
+    batches: sessionmaker[Session],
+) -> None:
+    with one_connection(batches) as again:
+        assert again is batches
+    with pytest.raises(TypeError, match="bound to an engine"), one_connection(sessionmaker()):
+        pass

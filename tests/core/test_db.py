@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from datetime import UTC
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -168,6 +169,15 @@ def test_ids_are_unique_hex_in_time_order_and_never_shared_with_a_forked_child()
 # -- read-only units of work ----------------------------------------------------------------------
 
 
+def insert_store(code: str, clock: FrozenClock) -> Any:
+    """A store written below the ORM (as another connection or a raw unit of work would)."""
+    now = clock.now()
+    return insert(Store).values(
+        id=new_id(), code=code, name=code, timezone="Europe/Rome", opening_hours={},
+        created_at=now, updated_at=now,
+    )  # fmt: skip
+
+
 def test_reads_go_on_while_a_writer_holds_the_database(
     client: TestClient, engine: Engine, principals: Principals, clock: FrozenClock
 ) -> None:
@@ -178,17 +188,7 @@ def test_reads_go_on_while_a_writer_holds_the_database(
     assert client.get("/api/v1/stores", headers=owner.headers).status_code == 200  # token used
     login(client, owner)
     with engine.connect() as writer, writer.begin():
-        writer.execute(
-            insert(Store).values(
-                id=new_id(),
-                code="HELD",
-                name="held",
-                timezone="Europe/Rome",
-                opening_hours={},
-                created_at=clock.now(),
-                updated_at=clock.now(),
-            )
-        )
+        writer.execute(insert_store("HELD", clock))
         stores = client.get("/api/v1/stores", headers=owner.headers)
         assert stores.status_code == 200, stores.text
         assert "HELD" not in stores.text  # not committed: not seen
@@ -222,15 +222,5 @@ def test_a_read_only_unit_of_work_refuses_any_write(
 ) -> None:
     factory = make_session_factory(read_only(engine))
     with pytest.raises(ReadOnlyViolation, match="INSERT INTO stores"), transaction(factory) as s:
-        s.execute(
-            insert(Store).values(
-                id=new_id(),
-                code="RO",
-                name="ro",
-                timezone="Europe/Rome",
-                opening_hours={},
-                created_at=clock.now(),
-                updated_at=clock.now(),
-            )
-        )
+        s.execute(insert_store("RO", clock))
     assert db.scalar(select(func.count()).select_from(Store)) == 0
